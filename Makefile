@@ -1,0 +1,69 @@
+# How Kubernetes authenticates internal access — the course's commands.
+# `make help` lists them. Every target is idempotent and quick when nothing changed.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+PY := $(BIN)/python
+export PATH := $(BIN):$(PATH)
+
+# What `make test` runs: helper unit tests and doctests, cluster tests, every notebook and lab.
+PYTEST_ARGS ?= --nbval-lax --nbval-current-env -p no:cacheprovider notebooks labs tests helpers
+
+.DEFAULT_GOAL := help
+.PHONY: help setup build lab test cluster-up cluster-down cluster-status bench lint clean distclean
+
+help: ## list the commands
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
+
+setup: $(VENV)/.installed ## create .venv and install the course (jupyterlab, kubernetes client, kubectl, …)
+
+$(VENV)/.installed: pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) is missing: install Python 3.11 or newer and retry."; exit 1; }
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "error: the course needs Python 3.11 or newer; $(PYTHON) is older: set PYTHON=python3.11 (or newer)."; exit 1; }
+	@echo "setting up .venv (once) …"
+	@$(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install -q --upgrade pip > $(VENV)/install.log 2>&1 && \
+	 $(PY) -m pip install -q -e '.[test]' >> $(VENV)/install.log 2>&1 || \
+	 { tail -n 20 $(VENV)/install.log; echo "error: installing the course's Python packages failed (log: $(VENV)/install.log): check your network access to PyPI and retry."; exit 1; }
+	@touch $@
+
+build: setup ## build the local cluster's binaries and images (cached in ~/.cache/sa-course)
+	@$(PY) -m helpers.cluster build
+
+cluster-up: setup ## start the course cluster, or reuse the running one
+	@$(PY) -m helpers.cluster up
+
+cluster-down: setup ## stop the course cluster and remove everything it left
+	@$(PY) -m helpers.cluster down
+
+cluster-status: setup ## show the course cluster's processes, health and memory
+	@$(PY) -m helpers.cluster status
+
+lab: cluster-up ## start the cluster and open the course in JupyterLab
+	@$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 $(if $(filter 0,$(shell id -u)),--allow-root,) \
+		--ServerApp.root_dir=$(CURDIR) notebooks/00_setup.ipynb
+
+test: setup ## run every test, notebook and lab against the course cluster
+	@if $(PY) -m helpers.cluster running 2>/dev/null; then was_up=1; else was_up=; fi; \
+	$(PY) -m helpers.cluster up || exit 1; \
+	$(BIN)/pytest $(PYTEST_ARGS); rc=$$?; \
+	if [ -z "$$was_up" ] && [ -z "$(KEEP)" ]; then $(PY) -m helpers.cluster down; \
+	else echo "keeping the cluster running (make cluster-down stops it)"; fi; \
+	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests"; fi; \
+	exit $$rc
+
+bench: setup ## time a fresh start of the local cluster (and its memory); prints a table
+	@$(PY) -m helpers.cluster.bench
+
+lint: setup ## ruff, on helpers and tests
+	@$(BIN)/ruff check helpers tests && $(BIN)/ruff format --check helpers tests
+
+clean: ## stop the cluster and remove .venv and caches inside the repository
+	@if [ -x $(PY) ]; then $(PY) -m helpers.cluster down || true; fi
+	@rm -rf $(VENV) .pytest_cache .ruff_cache .pytest-kind *.egg-info
+	@find . -name __pycache__ -type d -prune -exec rm -rf {} +
+
+distclean: clean ## also remove the build cache (~/.cache/sa-course): the next start rebuilds
+	@rm -rf $${COURSE_CACHE_DIR:-$$HOME/.cache/sa-course}

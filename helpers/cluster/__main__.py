@@ -1,0 +1,83 @@
+"""Command line: ``python -m helpers.cluster up|down|status|build|kubeconfig``.
+
+Errors are printed as one sentence (no traceback) and exit with status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from . import config, down, get_backend, kubeconfig, status, up
+from .build import ensure_all_built
+from .errors import ClusterError
+from .images import ensure_images
+from .progress import Progress
+
+
+def _print_status() -> None:
+    st = status()
+    from .local import LocalStatus
+
+    if isinstance(st, LocalStatus):
+        print(f"local cluster, state in {st.state_dir}")
+        if not st.exists:
+            print("  not running (no state)")
+            return
+        for c in st.components:
+            pid = f"pid {c.pid}, {c.rss_mib:.0f} MiB" if c.running else "NOT RUNNING"
+            print(f"  {c.name:<24} {pid}")
+        print(f"  API ready: {st.api_ready}   node Ready: {st.node_ready}")
+        total = sum(c.rss_mib for c in st.components)
+        print(f"  resident memory of the cluster processes: {total:.0f} MiB")
+    else:
+        print(st)
+
+
+def _answers() -> bool:
+    """True if a recorded course cluster answers its API."""
+    from helpers.course import connect
+
+    try:
+        connect(start=False)
+    except ClusterError:
+        return False
+    return True
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m helpers.cluster", description=__doc__)
+    parser.add_argument(
+        "command",
+        choices=["up", "down", "status", "build", "kubeconfig"],
+        help="up: start or reuse; down: stop and clean; build: only build binaries and images",
+    )
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "up":
+            up()
+        elif args.command == "down":
+            down()
+        elif args.command == "status":
+            _print_status()
+        elif args.command == "running":
+            return 0 if _answers() else 1
+        elif args.command == "kubeconfig":
+            print(kubeconfig())
+        elif args.command == "build":
+            progress, layout = Progress(), config.Layout()
+            get_backend("local")  # imports only
+            ensure_all_built(layout, progress)
+            ensure_images(layout, progress)
+            progress.say("binaries and images are ready")
+    except ClusterError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,121 @@
+"""``make bench``: how fast the local cluster builds and starts, and how much memory it uses.
+
+Restarts the local cluster (it says so first). The cold build is measured when it really
+happens (first ``up`` on a machine) and recorded in the cache; ``--cold`` wipes the build
+cache and measures it again (10–20 minutes on 2 cores).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from . import build, config, host, images
+from .local import LocalCluster, _rss_mib
+from .progress import Progress
+
+TARGETS = {
+    "cold build (one-off)": 20 * 60,
+    "warm set-up (no-op)": 5,
+    "up → API ready": 5,
+    "up → default SA": None,
+    "up → Node Ready": None,
+    "up → first Pod Running": 15,
+    "cluster memory (MiB)": 1024,
+}
+
+
+def cluster_rss_mib(cluster: LocalCluster) -> float:
+    """Resident memory of every process of the cluster: components, shims, containers."""
+    pids = {c.pid for c in cluster.status().components if c.pid}
+    pids |= set(host.pids_mentioning(cluster.layout.state)) | host.cgroup_pids()
+    return sum(_rss_mib(pid) for pid in pids)
+
+
+def first_pod_seconds(kubeconfig: Path) -> float:
+    """Seconds from creating a busybox Pod to Running (the cluster is already up)."""
+    from helpers.course import connect
+    from helpers.pods import busybox_pod, run_pod
+
+    course = connect(start=False)
+    ns = course.fresh_namespace("bench")
+    started = time.monotonic()
+    run_pod(course.core, ns, busybox_pod("first"))
+    took = time.monotonic() - started
+    course.delete_namespace(ns)
+    return took
+
+
+def warm_setup_seconds(layout: config.Layout) -> float:
+    """Seconds for the no-op set-up: ``make setup`` and the build check."""
+    started = time.monotonic()
+    subprocess.run(["make", "-s", "setup"], check=True, capture_output=True)
+    quiet = Progress(quiet=True)
+    build.ensure_all_built(layout, quiet)
+    images.ensure_images(layout, quiet)
+    return time.monotonic() - started
+
+
+def run(cold: bool = False) -> pd.DataFrame:
+    """Measure everything and return the table (also recorded in the cache)."""
+    layout = config.Layout()
+    results: dict[str, float | None] = dict.fromkeys(TARGETS)
+    cluster = LocalCluster(layout, Progress(quiet=True))
+    print("bench: restarting the local cluster to time a fresh start …", flush=True)
+    cluster.down(quiet=True)
+    if cold:
+        print("bench: wiping the build cache to time a cold build …", flush=True)
+        for path in (layout.gomodcache, layout.gocache, layout.bin, layout.src, layout.images):
+            shutil.rmtree(path, ignore_errors=True)
+        started = time.monotonic()
+        build.ensure_all_built(layout, Progress())
+        results["cold build (one-off)"] = time.monotonic() - started
+    else:
+        results["cold build (one-off)"] = build.recorded_cold_build_seconds(layout)
+    results["warm set-up (no-op)"] = warm_setup_seconds(layout)
+    progress = Progress(quiet=True)
+    cluster = LocalCluster(layout, progress)
+    cluster.up()
+    results["up → API ready"] = progress.timings.get("api_ready")
+    results["up → default SA"] = progress.timings.get("default_sa")
+    results["up → Node Ready"] = progress.timings.get("node_ready")
+    pod = first_pod_seconds(cluster.kubeconfig)
+    results["up → first Pod Running"] = (results["up → Node Ready"] or 0) + pod
+    results["cluster memory (MiB)"] = cluster_rss_mib(cluster)
+    rows = []
+    for name, value in results.items():
+        target = TARGETS[name]
+        ok = "—" if value is None or target is None else ("yes" if value <= target else "NO")
+        rows.append(
+            {"measure": name, "value": _fmt(name, value), "target": _fmt(name, target), "met": ok}
+        )
+    (layout.cache / "bench.json").write_text(json.dumps(results, indent=2))
+    return pd.DataFrame(rows)
+
+
+def _fmt(name: str, value: float | None) -> str:
+    if value is None:
+        return "—"
+    if "MiB" in name:
+        return f"{value:.0f}"
+    return f"{value / 60:.1f} min" if value >= 120 else f"{value:.1f} s"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m helpers.cluster.bench", description=__doc__)
+    parser.add_argument("--cold", action="store_true", help="also wipe and time the build")
+    args = parser.parse_args(argv)
+    table = run(cold=args.cold)
+    print(table.to_string(index=False))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

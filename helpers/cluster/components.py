@@ -1,0 +1,259 @@
+"""Command lines and configuration files of the local cluster's components.
+
+Pure functions of the layout and ports (unit-tested without starting anything). The
+flags follow Kubernetes' own ``hack/local-up-cluster.sh``, trimmed to what the course
+needs, with every listener on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import yaml
+
+from . import config
+from .config import Layout, Ports
+
+
+def etcd_args(bin_dir: Path, layout: Layout, ports: Ports) -> list[str]:
+    """etcd: plain HTTP on loopback, no fsync (a throwaway teaching cluster)."""
+    client = f"http://127.0.0.1:{ports.etcd_client}"
+    peer = f"http://127.0.0.1:{ports.etcd_peer}"
+    return [
+        str(bin_dir / "etcd"),
+        "--name=course",
+        f"--data-dir={layout.etcd_data}",
+        f"--listen-client-urls={client}",
+        f"--advertise-client-urls={client}",
+        f"--listen-peer-urls={peer}",
+        f"--initial-advertise-peer-urls={peer}",
+        f"--initial-cluster=course={peer}",
+        "--log-level=warn",
+        "--unsafe-no-fsync",
+    ]
+
+
+def apiserver_args(bin_dir: Path, layout: Layout, ports: Ports) -> list[str]:
+    """kube-apiserver, with the ServiceAccount flags the course teaches."""
+    pki = layout.pki
+    return [
+        str(bin_dir / "kube-apiserver"),
+        "--bind-address=127.0.0.1",
+        f"--secure-port={ports.apiserver}",
+        f"--etcd-servers=http://127.0.0.1:{ports.etcd_client}",
+        f"--tls-cert-file={pki / 'apiserver.crt'}",
+        f"--tls-private-key-file={pki / 'apiserver.key'}",
+        f"--client-ca-file={pki / 'ca.crt'}",
+        # -- ServiceAccount tokens: who issues them, which key signs, which keys verify --
+        f"--service-account-issuer={config.SERVICE_ACCOUNT_ISSUER}",
+        f"--service-account-signing-key-file={pki / 'sa.key'}",
+        f"--service-account-key-file={pki / 'sa.pub'}",
+        f"--service-account-jwks-uri=https://127.0.0.1:{ports.apiserver}/openid/v1/jwks",
+        # -- who may do what --
+        "--authorization-mode=Node,RBAC",
+        "--enable-admission-plugins=NodeRestriction",
+        # -- talking to the kubelet (exec, logs), verifying its serving certificate --
+        f"--kubelet-client-certificate={pki / 'apiserver-kubelet-client.crt'}",
+        f"--kubelet-client-key={pki / 'apiserver-kubelet-client.key'}",
+        f"--kubelet-certificate-authority={pki / 'ca.crt'}",
+        "--kubelet-preferred-address-types=Hostname",
+        f"--service-cluster-ip-range={config.SERVICE_SUBNET}",
+        "--profiling=false",
+        "--v=1",
+    ]
+
+
+def controller_manager_args(bin_dir: Path, layout: Layout, ports: Ports) -> list[str]:
+    """kube-controller-manager: the tokens controller signs legacy tokens with sa.key."""
+    kubeconfig = layout.config / "controller-manager.kubeconfig"
+    pki = layout.pki
+    return [
+        str(bin_dir / "kube-controller-manager"),
+        f"--kubeconfig={kubeconfig}",
+        f"--authentication-kubeconfig={kubeconfig}",
+        f"--authorization-kubeconfig={kubeconfig}",
+        "--bind-address=127.0.0.1",
+        f"--secure-port={ports.controller_manager}",
+        f"--service-account-private-key-file={pki / 'sa.key'}",
+        f"--root-ca-file={pki / 'ca.crt'}",
+        "--use-service-account-credentials=true",
+        "--controllers=*",
+        f"--cluster-signing-cert-file={pki / 'ca.crt'}",
+        f"--cluster-signing-key-file={pki / 'ca.key'}",
+        f"--service-cluster-ip-range={config.SERVICE_SUBNET}",
+        "--leader-elect=false",
+        "--profiling=false",
+        "--v=1",
+    ]
+
+
+def scheduler_config(layout: Layout) -> str:
+    """KubeSchedulerConfiguration: our kubeconfig, no leader election."""
+    doc = {
+        "apiVersion": "kubescheduler.config.k8s.io/v1",
+        "kind": "KubeSchedulerConfiguration",
+        "clientConnection": {"kubeconfig": str(layout.config / "scheduler.kubeconfig")},
+        "leaderElection": {"leaderElect": False},
+    }
+    return yaml.safe_dump(doc, sort_keys=False)
+
+
+def scheduler_args(bin_dir: Path, layout: Layout, ports: Ports) -> list[str]:
+    """kube-scheduler."""
+    kubeconfig = layout.config / "scheduler.kubeconfig"
+    return [
+        str(bin_dir / "kube-scheduler"),
+        f"--config={layout.config / 'scheduler.yaml'}",
+        f"--authentication-kubeconfig={kubeconfig}",
+        f"--authorization-kubeconfig={kubeconfig}",
+        "--bind-address=127.0.0.1",
+        f"--secure-port={ports.scheduler}",
+        "--profiling=false",
+        "--v=1",
+    ]
+
+
+def containerd_config(layout: Layout, runc: str, cni_bin_dirs: list[str]) -> str:
+    """containerd 2.x config (version 3): our own root, state and socket; cgroupfs; CRI."""
+    cri_runtime = "plugins.'io.containerd.cri.v1.runtime'"
+    return f"""\
+version = 3
+root = "{layout.containerd_root}"
+state = "{layout.containerd_state}"
+disabled_plugins = [
+  "io.containerd.snapshotter.v1.btrfs",
+  "io.containerd.snapshotter.v1.zfs",
+  "io.containerd.snapshotter.v1.devmapper",
+  "io.containerd.snapshotter.v1.blockfile",
+  "io.containerd.snapshotter.v1.erofs",
+  "io.containerd.tracing.processor.v1.otlp",
+  "io.containerd.internal.v1.tracing",
+  "io.containerd.grpc.v1.tracing",
+]
+
+[grpc]
+  address = "{layout.containerd_socket}"
+
+[plugins.'io.containerd.internal.v1.opt']
+  path = "{layout.containerd_root / "opt"}"
+
+[plugins.'io.containerd.cri.v1.images']
+  snapshotter = "overlayfs"
+  [plugins.'io.containerd.cri.v1.images'.pinned_images]
+    sandbox = "{config.PAUSE_IMAGE}"
+
+[{cri_runtime}]
+  tolerate_missing_hugetlb_controller = true
+  disable_hugetlb_controller = true
+  netns_mounts_under_state_dir = true
+  # Never ask for an oom_score_adj below containerd's own: lowering it needs
+  # CAP_SYS_RESOURCE, which sandboxed hosts (and rootless setups) do not grant.
+  restrict_oom_score_adj = true
+  [{cri_runtime}.containerd]
+    default_runtime_name = "runc"
+    [{cri_runtime}.containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
+      [{cri_runtime}.containerd.runtimes.runc.options]
+        SystemdCgroup = false
+        BinaryName = "{runc}"
+        Root = "{layout.containerd_state / "runc"}"
+  [{cri_runtime}.cni]
+    bin_dirs = {json.dumps(cni_bin_dirs)}
+    conf_dir = "{layout.cni_conf}"
+    max_conf_num = 1
+
+[plugins.'io.containerd.grpc.v1.cri']
+  stream_server_address = "127.0.0.1"
+  stream_server_port = "0"
+"""
+
+
+def cni_conflist(layout: Layout) -> str:
+    """One bridge network for pods; no gateway, no masquerading, so no iptables rules."""
+    doc = {
+        "cniVersion": "1.0.0",
+        "name": "sa-course",
+        "plugins": [
+            {
+                "type": "bridge",
+                "bridge": config.BRIDGE_NAME,
+                "isGateway": False,
+                "ipMasq": False,
+                "ipam": {
+                    "type": "host-local",
+                    "ranges": [[{"subnet": config.POD_SUBNET}]],
+                    "dataDir": str(layout.cni_ipam),
+                },
+            }
+        ],
+    }
+    return json.dumps(doc, indent=2)
+
+
+def kubelet_config(layout: Layout, ports: Ports) -> str:
+    """KubeletConfiguration for a root, systemd-less, possibly cgroup-v1 host."""
+    pki = layout.pki
+    doc = {
+        "apiVersion": "kubelet.config.k8s.io/v1beta1",
+        "kind": "KubeletConfiguration",
+        "address": "127.0.0.1",
+        "port": ports.kubelet,
+        "readOnlyPort": 0,
+        "healthzBindAddress": "127.0.0.1",
+        "healthzPort": ports.kubelet_healthz,
+        "tlsCertFile": str(pki / "kubelet-serving.crt"),
+        "tlsPrivateKeyFile": str(pki / "kubelet-serving.key"),
+        "authentication": {
+            "anonymous": {"enabled": False},
+            "webhook": {"enabled": True},
+            "x509": {"clientCAFile": str(pki / "ca.crt")},
+        },
+        "authorization": {"mode": "Webhook"},
+        "containerRuntimeEndpoint": f"unix://{layout.containerd_socket}",
+        "cgroupDriver": "cgroupfs",
+        "cgroupRoot": config.CGROUP_ROOT,
+        "cgroupsPerQOS": True,
+        # This host may use cgroup v1, which kubelets >= 1.35 refuse unless told otherwise.
+        "failCgroupV1": False,
+        "failSwapOn": False,
+        "podLogsDir": str(layout.state / "pod-logs"),
+        "resolvConf": "/etc/resolv.conf",
+        "clusterDomain": "cluster.local",
+        # No DNS add-on runs; naming an address keeps pods on the usual ClusterFirst policy.
+        "clusterDNS": [config.CLUSTER_DNS],
+        "rotateCertificates": False,
+        "serializeImagePulls": False,
+        "maxPods": 50,
+        # The images are imported by hand: never garbage-collect them.
+        "imageGCHighThresholdPercent": 100,
+        "imageGCLowThresholdPercent": 99,
+        # A teaching node on a laptop: do not evict pods because the disk is 90 % full.
+        "evictionHard": {
+            "memory.available": "100Mi",
+            "nodefs.available": "1%",
+            "imagefs.available": "1%",
+            "nodefs.inodesFree": "1%",
+        },
+        "nodeStatusUpdateFrequency": "2s",
+        "nodeStatusReportFrequency": "1m",
+        "volumeStatsAggPeriod": "0s",
+    }
+    return yaml.safe_dump(doc, sort_keys=False)
+
+
+def kubelet_args(bin_dir: Path, layout: Layout) -> list[str]:
+    """The kubelet: only what cannot go in its configuration file."""
+    return [
+        str(bin_dir / "kubelet"),
+        f"--config={layout.config / 'kubelet.yaml'}",
+        f"--kubeconfig={layout.config / 'kubelet.kubeconfig'}",
+        f"--root-dir={layout.kubelet_root}",
+        f"--hostname-override={config.NODE_NAME}",
+        "--v=1",
+    ]
+
+
+def containerd_args(bin_dir: Path, layout: Layout) -> list[str]:
+    """containerd with our config file."""
+    return [str(bin_dir / "containerd"), f"--config={layout.config / 'containerd.toml'}"]

@@ -1,0 +1,176 @@
+"""Versions, paths and ports of the course cluster: one place to read them all.
+
+Everything the local cluster builds is cached outside the repository (``COURSE_CACHE_DIR``,
+default ``~/.cache/sa-course``); everything a running cluster writes lives in one state
+directory (``COURSE_STATE_DIR``, default ``/var/lib/sa-course``), removed by ``down()``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+#: Kubernetes version of every backend: the local build, the kind node image and the docs.
+KUBERNETES_VERSION = "1.36.1"
+#: etcd 3.6 is what kubeadm pins for Kubernetes 1.36 (Debian's 3.4 is too old for its watch cache).
+ETCD_VERSION = "3.6.16"
+#: containerd 2.2 is the oldest line Kubernetes 1.36 supports (Debian's 1.6 is not).
+CONTAINERD_VERSION = "2.2.9"
+#: The sandbox ("pause") image tag containerd is told to use; we build it, never pull it.
+PAUSE_IMAGE = "registry.k8s.io/pause:3.10.1"
+#: The image every course Pod runs: Debian's busybox-static, packed as a one-layer image.
+BUSYBOX_IMAGE = "docker.io/library/busybox:1.35"
+#: kind release whose default node image is exactly KUBERNETES_VERSION.
+KIND_VERSION = "v0.32.0"
+KIND_NODE_IMAGE = (
+    "kindest/node:v1.36.1@sha256:3489c7674813ba5d8b1a9977baea8a6e553784dab7b84759d1014dbd78f7ebd5"
+)
+#: Debian packages the local cluster runs with (the container runtime's helpers).
+DEBIAN_PACKAGES = ("runc", "containernetworking-plugins", "busybox-static", "iptables")
+
+#: Name of the single node of the local cluster (shows up in node-bound token claims).
+#: The kubelet listens on loopback only and refuses a loopback node IP, so the API server
+#: reaches it by this host name, which resolves to 127.0.0.1 everywhere.
+NODE_NAME = "localhost"
+#: The issuer every bound token carries (as in Kubernetes' own hack/local-up-cluster.sh).
+SERVICE_ACCOUNT_ISSUER = "https://kubernetes.default.svc"
+#: Pod network of the local cluster; the bridge gets our own name so we never touch a cni0.
+POD_SUBNET = "10.85.0.0/24"
+BRIDGE_NAME = "sacourse0"
+#: Service IP range (no kube-proxy runs: ClusterIPs exist as API objects only).
+SERVICE_SUBNET = "10.96.0.0/24"
+CLUSTER_DNS = "10.96.0.10"
+#: cgroup parent of everything the kubelet and containerd create (removed by ``down()``).
+CGROUP_ROOT = "/sa-course"
+
+
+def _env_path(name: str, default: Path) -> Path:
+    value = os.environ.get(name)
+    return Path(value).expanduser() if value else default
+
+
+def cache_dir() -> Path:
+    """Where builds are cached: survives ``down()`` and ``make clean``."""
+    return _env_path("COURSE_CACHE_DIR", Path.home() / ".cache" / "sa-course")
+
+
+def state_dir() -> Path:
+    """Where a running local cluster keeps its keys, data, logs and runtime files."""
+    return _env_path("COURSE_STATE_DIR", Path("/var/lib/sa-course"))
+
+
+@dataclass(frozen=True)
+class Ports:
+    """TCP ports of the local cluster, all bound to 127.0.0.1."""
+
+    apiserver: int = 6443
+    etcd_client: int = 12379
+    etcd_peer: int = 12380
+    kubelet: int = 10250
+    kubelet_healthz: int = 10248
+    controller_manager: int = 10257
+    scheduler: int = 10259
+
+    @classmethod
+    def from_env(cls) -> Ports:
+        """Default ports, with ``COURSE_API_PORT`` overriding the API server's."""
+        api = os.environ.get("COURSE_API_PORT")
+        return cls(apiserver=int(api)) if api else cls()
+
+    def by_component(self) -> dict[str, int]:
+        """Each port with the component that listens on it."""
+        return {
+            "kube-apiserver": self.apiserver,
+            "etcd (client)": self.etcd_client,
+            "etcd (peer)": self.etcd_peer,
+            "kubelet": self.kubelet,
+            "kubelet (healthz)": self.kubelet_healthz,
+            "kube-controller-manager": self.controller_manager,
+            "kube-scheduler": self.scheduler,
+        }
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Paths inside the cache and state directories."""
+
+    cache: Path = field(default_factory=cache_dir)
+    state: Path = field(default_factory=state_dir)
+
+    # -- cache ---------------------------------------------------------------------------
+    @property
+    def gomodcache(self) -> Path:
+        return self.cache / "go" / "mod"
+
+    @property
+    def gocache(self) -> Path:
+        return self.cache / "go" / "build"
+
+    @property
+    def src(self) -> Path:
+        return self.cache / "src"
+
+    @property
+    def bin(self) -> Path:
+        return self.cache / "bin"
+
+    @property
+    def images(self) -> Path:
+        return self.cache / "images"
+
+    # -- state ---------------------------------------------------------------------------
+    @property
+    def pki(self) -> Path:
+        return self.state / "pki"
+
+    @property
+    def logs(self) -> Path:
+        return self.state / "logs"
+
+    @property
+    def run(self) -> Path:
+        """Pid files of the supervised processes."""
+        return self.state / "run"
+
+    @property
+    def etcd_data(self) -> Path:
+        return self.state / "etcd"
+
+    @property
+    def containerd_root(self) -> Path:
+        return self.state / "containerd" / "root"
+
+    @property
+    def containerd_state(self) -> Path:
+        return self.state / "containerd" / "state"
+
+    @property
+    def containerd_socket(self) -> Path:
+        return self.containerd_state / "containerd.sock"
+
+    @property
+    def kubelet_root(self) -> Path:
+        return self.state / "kubelet"
+
+    @property
+    def cni_conf(self) -> Path:
+        return self.state / "cni" / "net.d"
+
+    @property
+    def cni_ipam(self) -> Path:
+        return self.state / "cni" / "ipam"
+
+    @property
+    def config(self) -> Path:
+        """Configuration files the components read (kubelet, containerd, scheduler)."""
+        return self.state / "config"
+
+    @property
+    def admin_kubeconfig(self) -> Path:
+        return self.state / "admin.kubeconfig"
+
+    @property
+    def cluster_file(self) -> Path:
+        """What ``up()`` recorded about the running cluster (ports, versions, start time)."""
+        return self.state / "cluster.json"

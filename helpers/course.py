@@ -1,0 +1,230 @@
+"""Connect a notebook (or a test) to the course cluster and get ready-made API clients.
+
+Every notebook's setup cell is ``course = connect()``: it finds the cluster ``make lab`` /
+``make cluster-up`` started (starting it if none runs), checks that the API server answers,
+points ``kubectl`` shell cells (``!kubectl …``) at the same cluster, and returns a
+:class:`Course` with the official client's APIs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
+
+from . import cluster
+from .cluster.errors import ClusterError
+from .errors import translate_api_errors
+from .tokens import Token
+
+__all__ = ["Course", "connect"]
+
+
+@dataclass
+class Course:
+    """The course cluster, as a cluster administrator sees it (``system:masters``)."""
+
+    api: client.ApiClient
+    kubeconfig: Path
+    backend: str
+    _namespaces: list[str] = field(default_factory=list, repr=False)
+
+    # -- the official client's API groups ------------------------------------------------
+    @cached_property
+    def core(self) -> client.CoreV1Api:
+        """Pods, ServiceAccounts, Secrets, Namespaces, Nodes …"""
+        return client.CoreV1Api(self.api)
+
+    @cached_property
+    def rbac(self) -> client.RbacAuthorizationV1Api:
+        """Roles, ClusterRoles and their bindings."""
+        return client.RbacAuthorizationV1Api(self.api)
+
+    @cached_property
+    def authn(self) -> client.AuthenticationV1Api:
+        """TokenReview and SelfSubjectReview."""
+        return client.AuthenticationV1Api(self.api)
+
+    @cached_property
+    def authz(self) -> client.AuthorizationV1Api:
+        """SubjectAccessReview and SelfSubjectAccessReview."""
+        return client.AuthorizationV1Api(self.api)
+
+    @property
+    def server(self) -> str:
+        """The API server's URL."""
+        return self.api.configuration.host
+
+    @translate_api_errors
+    def version(self) -> str:
+        """The API server's Kubernetes version, e.g. ``v1.36.1``."""
+        return client.VersionApi(self.api).get_code().git_version
+
+    # -- clients with other credentials ------------------------------------------------
+    def client_for_token(self, token: Token | str) -> client.ApiClient:
+        """An API client that authenticates with ``token`` only (no client certificate)."""
+        raw = token.reveal() if isinstance(token, Token) else token
+        base = self.api.configuration
+        cfg = client.Configuration()
+        cfg.host = base.host
+        cfg.ssl_ca_cert = base.ssl_ca_cert
+        cfg.verify_ssl = base.verify_ssl
+        cfg.api_key = {"authorization": raw}
+        cfg.api_key_prefix = {"authorization": "Bearer"}
+        return client.ApiClient(cfg)
+
+    def get_raw(self, path: str, token: Token | str | None = None) -> bytes:
+        """GET a non-resource path (e.g. ``/openid/v1/jwks``) as admin, or with ``token``."""
+        api = self.client_for_token(token) if token is not None else self.api
+        with translate_api_errors():
+            method, url, headers, _, _ = api.param_serialize(
+                "GET",
+                path,
+                header_params={"Accept": "application/json, */*"},
+                auth_settings=["BearerToken"],
+            )
+            resp = api.call_api(method, url, header_params=headers)
+            data = resp.read()
+            if resp.status >= 400:
+                raise ApiException(http_resp=resp)
+        return data
+
+    # -- kubectl -------------------------------------------------------------------------
+    def kubectl(self, *args: str, input: str | None = None, check: bool = True) -> str:
+        """Run kubectl against the course cluster and return its output (stdout+stderr).
+
+        With ``check=True`` a non-zero exit raises a ``RuntimeError`` carrying kubectl's
+        own message (one line per problem, as kubectl prints it).
+        """
+        proc = subprocess.run(
+            [str(_kubectl()), *args],
+            input=input,
+            capture_output=True,
+            text=True,
+            env={**os.environ, "KUBECONFIG": str(self.kubeconfig)},
+            check=False,
+        )
+        out = proc.stdout + proc.stderr
+        if check and proc.returncode != 0:
+            raise RuntimeError(f"kubectl {' '.join(args)} failed: {out.strip()}")
+        return out
+
+    # -- namespaces ----------------------------------------------------------------------
+    def fresh_namespace(self, name: str, timeout: float = 60) -> str:
+        """Create namespace ``name`` from scratch (deleting an old one first).
+
+        Returns once the namespace's ``default`` ServiceAccount exists: the
+        ServiceAccount controller creates it a moment *after* the namespace.
+        """
+        self.delete_namespace(name, wait=True, timeout=timeout)
+        with translate_api_errors():
+            self.core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
+        self._namespaces.append(name)
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.core.read_namespaced_service_account("default", name)
+                return name
+            except ApiException as exc:
+                if exc.status != 404 or time.monotonic() > deadline:
+                    raise
+            time.sleep(0.1)
+
+    def delete_namespace(self, name: str, wait: bool = False, timeout: float = 90) -> None:
+        """Delete namespace ``name`` (if it exists); optionally wait until it is gone."""
+        if name in self._namespaces:
+            self._namespaces.remove(name)
+        try:
+            self.core.delete_namespace(name)
+        except ApiException as exc:
+            if exc.status != 404:
+                raise
+        if not wait:
+            return
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                self.core.read_namespace(name)
+            except ApiException as exc:
+                if exc.status == 404:
+                    return
+                raise
+            time.sleep(0.2)
+        raise ClusterError(f"Namespace {name} was still terminating after {timeout:.0f}s.")
+
+    def reconnect(self) -> None:
+        """Reload the kubeconfig (after the cluster was restarted with fresh keys)."""
+        self.api = config.new_client_from_config(config_file=str(self.kubeconfig))
+        for name in ("core", "rbac", "authn", "authz"):
+            self.__dict__.pop(name, None)
+
+    def cleanup(self, wait: bool = False) -> None:
+        """Delete every namespace this Course created."""
+        while self._namespaces:
+            self.delete_namespace(self._namespaces.pop(), wait=wait)
+
+
+def _kubectl() -> Path:
+    from .cluster.kind import kubectl_path
+
+    return kubectl_path()
+
+
+def _ensure_kubectl_on_path() -> None:
+    """Make ``!kubectl`` in notebooks find the kubectl installed with the course."""
+    bin_dir = str(Path(sys.executable).parent)
+    parts = os.environ.get("PATH", "").split(os.pathsep)
+    if bin_dir not in parts:
+        os.environ["PATH"] = os.pathsep.join([bin_dir, *parts])
+
+
+def _answers(api: client.ApiClient) -> bool:
+    try:
+        client.VersionApi(api).get_code(_request_timeout=5)
+        return True
+    except Exception:
+        return False
+
+
+def connect(start: bool = True) -> Course:
+    """Connect to the course cluster; start it first if none is running and ``start``.
+
+    Sets ``KUBECONFIG`` for this process, so ``!kubectl`` cells use the same cluster.
+    """
+    recorded = cluster.current()
+    if recorded is None:
+        if not start:
+            raise ClusterError(
+                "No course cluster is running: start one with `make cluster-up` (or `make lab`)."
+            )
+        cluster.up()
+        recorded = cluster.current()
+        assert recorded is not None
+    kubeconfig = Path(recorded["kubeconfig"])
+    api = config.new_client_from_config(config_file=str(kubeconfig))
+    if not _answers(api):
+        if not start:
+            raise ClusterError(
+                f"The course cluster ({recorded['backend']}) does not answer at "
+                f"{api.configuration.host}: run `make cluster-up` and try again."
+            )
+        cluster.up()
+        api = config.new_client_from_config(config_file=str(kubeconfig))
+        if not _answers(api):
+            raise ClusterError(
+                f"The course cluster still does not answer at {api.configuration.host}: "
+                "run `make cluster-status` to see which component is down."
+            )
+    os.environ["KUBECONFIG"] = str(kubeconfig)
+    _ensure_kubectl_on_path()
+    with contextlib.suppress(Exception):
+        api.user_agent = "sa-course/helpers"
+    return Course(api=api, kubeconfig=kubeconfig, backend=recorded["backend"])

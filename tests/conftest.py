@@ -1,0 +1,42 @@
+"""Shared fixtures: one course cluster per session, one fresh namespace per test.
+
+A missing cluster is a red test with one sentence on what to do, never a skip.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from helpers.cluster.errors import ClusterError
+from helpers.course import Course, connect
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run tests marked ``teardown`` (they stop and restart the cluster) last."""
+    items.sort(key=lambda item: item.get_closest_marker("teardown") is not None)
+
+
+@pytest.fixture(scope="session")
+def course() -> Iterator[Course]:
+    """The course cluster, started (or reused) once for the whole session."""
+    try:
+        c = connect()
+    except ClusterError as exc:
+        pytest.fail(f"The course cluster is not available: {exc}", pytrace=False)
+    yield c
+    c.reconnect()  # the lifecycle tests restart the cluster with fresh keys
+    c.cleanup()
+
+
+@pytest.fixture
+def namespace(course: Course, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh namespace named after the test, deleted afterwards."""
+    stem = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")[:40]
+    name = f"t-{stem}-{uuid.uuid4().hex[:5]}"
+    course.fresh_namespace(name)
+    yield name
+    course.delete_namespace(name)

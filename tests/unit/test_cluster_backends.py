@@ -1,0 +1,144 @@
+"""Choosing a backend, and the exact commands the kind backend issues (no Docker here)."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from helpers import cluster
+from helpers.cluster import config, kind
+from helpers.cluster.errors import ClusterError
+
+
+def test_backend_comes_from_course_backend() -> None:
+    for name in cluster.BACKENDS:
+        assert cluster.choose_backend({"COURSE_BACKEND": name})[0] == name
+
+
+def test_unknown_backend_is_one_plain_sentence() -> None:
+    with pytest.raises(ClusterError, match="is not a backend: set it to auto, local, kind"):
+        cluster.choose_backend({"COURSE_BACKEND": "minikube"})
+
+
+def test_auto_picks_kind_only_when_docker_answers(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(kind, "docker_available", lambda: True)
+    assert cluster.choose_backend({})[0] == "kind"
+    monkeypatch.setattr(kind, "docker_available", lambda: False)
+    assert cluster.choose_backend({})[0] == "local"
+
+
+def test_kind_node_image_matches_the_local_kubernetes_version() -> None:
+    doc = yaml.safe_load(kind.kind_config())
+    assert doc["nodes"] == [{"role": "control-plane", "image": config.KIND_NODE_IMAGE}]
+    assert config.KIND_NODE_IMAGE.startswith(f"kindest/node:v{config.KUBERNETES_VERSION}@sha256:")
+    assert doc["networking"]["apiServerAddress"] == "127.0.0.1"
+
+
+class Recorder:
+    """Stands in for subprocess in pytest-kind: records the commands, answers like kind."""
+
+    def __init__(self, clusters: str = "") -> None:
+        self.calls: list[list[str]] = []
+        self.clusters = clusters
+
+    def check_output(self, cmd: list[str], **_: object) -> str:
+        self.calls.append(list(cmd))
+        return self.clusters
+
+    def run(self, cmd: list[str], **_: object) -> subprocess.CompletedProcess[str]:
+        self.calls.append(list(cmd))
+        return subprocess.CompletedProcess(cmd, 0)
+
+
+@pytest.fixture
+def backend(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> kind.KindBackend:
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / "kind").write_text(
+        ""
+    )  # pytest-kind downloads kind only when this path is missing
+    monkeypatch.setattr(kind.shutil, "which", lambda name: str(tmp_path / "bin" / name))
+    return kind.KindBackend(layout=config.Layout(cache=tmp_path, state=tmp_path / "state"))
+
+
+def test_kind_create_command(backend: kind.KindBackend, monkeypatch: pytest.MonkeyPatch) -> None:
+    import pytest_kind.cluster as pk
+
+    rec = Recorder()
+    monkeypatch.setattr(pk, "subprocess", rec)
+    monkeypatch.setattr(
+        pk.pykube, "KubeConfig", type("K", (), {"from_file": staticmethod(lambda p: None)})
+    )
+    monkeypatch.setattr(pk.pykube, "HTTPClient", lambda cfg: None)
+    monkeypatch.setattr(kind, "docker_available", lambda: True)
+    backend.dir.mkdir(parents=True)
+    backend.kubeconfig.write_text("")
+    backend.up()
+    kind_bin = str(backend.layout.cache / "bin" / "kind")
+    assert rec.calls[0] == [kind_bin, "get", "clusters"]
+    assert rec.calls[1] == [
+        kind_bin,
+        "create",
+        "cluster",
+        "--name=sa-course",
+        f"--kubeconfig={backend.kubeconfig}",
+        f"--image={config.KIND_NODE_IMAGE}",
+        "--config",
+        str(backend.dir / "kind-config.yaml"),
+    ]
+
+
+def test_kind_reuses_an_existing_cluster(
+    backend: kind.KindBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pytest_kind.cluster as pk
+
+    rec = Recorder(clusters="sa-course\n")
+    monkeypatch.setattr(pk, "subprocess", rec)
+    monkeypatch.setattr(
+        pk.pykube, "KubeConfig", type("K", (), {"from_file": staticmethod(lambda p: None)})
+    )
+    monkeypatch.setattr(pk.pykube, "HTTPClient", lambda cfg: None)
+    monkeypatch.setattr(kind, "docker_available", lambda: True)
+    backend.dir.mkdir(parents=True)
+    backend.kubeconfig.write_text("")
+    backend.up()
+    assert [c[1] for c in rec.calls] == ["get"]
+
+
+def test_kind_delete_command(backend: kind.KindBackend, monkeypatch: pytest.MonkeyPatch) -> None:
+    import pytest_kind.cluster as pk
+
+    rec = Recorder()
+    monkeypatch.setattr(pk, "subprocess", rec)
+    monkeypatch.setattr(kind, "docker_available", lambda: True)
+    backend.down()
+    kind_bin = str(backend.layout.cache / "bin" / "kind")
+    assert rec.calls == [
+        [
+            kind_bin,
+            "delete",
+            "cluster",
+            "--name=sa-course",
+            f"--kubeconfig={backend.kubeconfig}",
+        ]
+    ]
+
+
+def test_kind_without_docker_says_what_to_do(
+    backend: kind.KindBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(kind, "docker_available", lambda: False)
+    with pytest.raises(ClusterError, match="needs a running Docker engine"):
+        backend.up()
+
+
+def test_docker_available_is_false_without_an_engine(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(kind.shutil, "which", lambda name: None)
+    assert kind.docker_available() is False
+
+
+def test_kind_is_downloaded_at_the_pinned_version() -> None:
+    assert f"/download/{config.KIND_VERSION}/kind-linux-" in kind.kind_download_url()
