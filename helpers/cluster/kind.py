@@ -136,3 +136,20 @@ class KindBackend:
             ).stdout
             exists = CLUSTER_NAME in out.split()
         return {"backend": self.name, "exists": exists, "kubeconfig": str(self.kubeconfig)}
+
+
+def node_command_lines() -> dict[str, list[str]]:
+    """Command lines of kube-apiserver and kube-controller-manager in the kind node."""
+    node = f"{CLUSTER_NAME}-control-plane"
+    out: dict[str, list[str]] = {}
+    for name in ("kube-apiserver", "kube-controller-manager"):
+        proc = subprocess.run(
+            ["docker", "exec", node, "cat", f"/etc/kubernetes/manifests/{name}.yaml"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if proc.returncode == 0:
+            pod = yaml.safe_load(proc.stdout)
+            out[name] = list(pod["spec"]["containers"][0]["command"])
+    return out

@@ -1,0 +1,186 @@
+"""Keep the course's navigation in step with its files: ``python -m helpers.nav [--check]``.
+
+- Every notebook ends with a navigation cell (previous | contents | next), generated here.
+- The README's table of contents (between ``<!-- toc -->`` markers) lists every notebook
+  and lab with its title and one-line scope, taken from the notebook's first cell.
+- Numbering must be consecutive from 00; a lab's number names the notebook it practises.
+- Notebooks are committed without outputs; ``strip`` removes them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+
+NAV_MARK = "<!-- nav -->"
+TOC_START, TOC_END = "<!-- toc -->", "<!-- /toc -->"
+ROOT = Path(__file__).resolve().parents[1]
+_NUMBERED = re.compile(r"^(\d\d)_([a-z0-9_]+)\.ipynb$")
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One notebook or lab of the course."""
+
+    path: Path
+    number: str
+    title: str
+    scope: str
+
+    @property
+    def is_lab(self) -> bool:
+        return self.path.parent.name == "labs"
+
+
+def read_entry(path: Path) -> Entry:
+    """Number, title (the first cell's H1) and scope (its next line) of a notebook."""
+    match = _NUMBERED.match(path.name)
+    if not match:
+        raise ValueError(f"{path} is not named NN_snake_case.ipynb")
+    nb = nbformat.read(path, as_version=4)
+    lines = [ln.strip() for ln in nb.cells[0].source.splitlines() if ln.strip()]
+    if not lines or not lines[0].startswith("# "):
+        raise ValueError(f"{path}: the first cell must start with an H1 title ('# …')")
+    scope = lines[1] if len(lines) > 1 else ""
+    title = lines[0][2:].strip().removeprefix(match.group(1)).strip()
+    return Entry(path, match.group(1), title, scope)
+
+
+def entries(root: Path = ROOT) -> tuple[list[Entry], list[Entry]]:
+    """The course notebooks and the labs, each sorted by number."""
+    notebooks = [read_entry(p) for p in sorted((root / "notebooks").glob("[0-9][0-9]_*.ipynb"))]
+    labs = [read_entry(p) for p in sorted((root / "labs").glob("[0-9][0-9]_*.ipynb"))]
+    return notebooks, labs
+
+
+def numbering_problems(notebooks: list[Entry], labs: list[Entry]) -> list[str]:
+    """Gaps, duplicates and labs that point at no notebook."""
+    problems = []
+    numbers = [e.number for e in notebooks]
+    expected = [f"{i:02d}" for i in range(len(notebooks))]
+    if numbers != expected:
+        problems.append(f"notebook numbers {numbers} should be exactly {expected}")
+    for lab in labs:
+        if lab.number not in numbers:
+            problems.append(
+                f"{lab.path.name} practises notebook {lab.number}, which does not exist"
+            )
+        if not lab.path.name.endswith("_lab.ipynb"):
+            problems.append(f"{lab.path.name} should be named NN_topic_lab.ipynb")
+    return problems
+
+
+def _link(entry: Entry, here: Path) -> str:
+    rel = Path("..", entry.path.parent.name, entry.path.name)
+    if entry.path.parent == here.parent:
+        rel = Path(entry.path.name)
+    return f"[{entry.number} {entry.title}]({rel.as_posix()})"
+
+
+def nav_text(entry: Entry, notebooks: list[Entry], labs: list[Entry]) -> str:
+    """The navigation cell of ``entry``."""
+    contents = "[Contents](../README.md#contents)"
+    if entry.is_lab:
+        practised = next(n for n in notebooks if n.number == entry.number)
+        parts = [f"Practises {_link(practised, entry.path)}", contents]
+    else:
+        i = notebooks.index(entry)
+        prev = f"◀ {_link(notebooks[i - 1], entry.path)}" if i > 0 else ""
+        nxt = f"{_link(notebooks[i + 1], entry.path)} ▶" if i + 1 < len(notebooks) else ""
+        parts = [p for p in (prev, contents, nxt) if p]
+        own_labs = [_link(lab, entry.path) for lab in labs if lab.number == entry.number]
+        if own_labs:
+            parts.append("Lab: " + ", ".join(own_labs))
+    return f"{NAV_MARK}\n---\n" + " | ".join(parts)
+
+
+def toc_text(notebooks: list[Entry], labs: list[Entry]) -> str:
+    """The README's table of contents."""
+    rows = ["| # | notebook | what you learn |", "|---|---|---|"]
+    rows += [
+        f"| {e.number} | [{e.title}]({e.path.relative_to(ROOT).as_posix()}) | {e.scope} |"
+        for e in notebooks
+    ]
+    if labs:
+        rows += ["", "| lab | practises | the skill |", "|---|---|---|"]
+        rows += [
+            f"| [{e.title}]({e.path.relative_to(ROOT).as_posix()}) | {e.number} | {e.scope} |"
+            for e in labs
+        ]
+    return f"{TOC_START}\n" + "\n".join(rows) + f"\n{TOC_END}"
+
+
+def has_outputs(path: Path) -> bool:
+    """True if any code cell of the notebook carries outputs or an execution count."""
+    nb = nbformat.read(path, as_version=4)
+    return any(
+        c.get("outputs") or c.get("execution_count") for c in nb.cells if c.cell_type == "code"
+    )
+
+
+def strip(path: Path) -> bool:
+    """Remove outputs and execution counts; return True if the file changed."""
+    nb = nbformat.read(path, as_version=4)
+    changed = False
+    for cell in nb.cells:
+        if cell.cell_type == "code" and (cell.outputs or cell.execution_count):
+            cell.outputs, cell.execution_count, changed = [], None, True
+    if changed:
+        nbformat.write(nb, path)
+    return changed
+
+
+def sync(root: Path = ROOT, check: bool = False) -> list[str]:
+    """Bring navigation cells and the README's contents in step; report what differs."""
+    notebooks, labs = entries(root)
+    problems = numbering_problems(notebooks, labs)
+    for entry in [*notebooks, *labs]:
+        nb = nbformat.read(entry.path, as_version=4)
+        text = nav_text(entry, notebooks, labs)
+        last = nb.cells[-1]
+        if last.cell_type == "markdown" and last.source.startswith(NAV_MARK):
+            if last.source == text:
+                continue
+            last.source = text
+        else:
+            nb.cells.append(nbformat.v4.new_markdown_cell(text))
+        problems.append(f"{entry.path.name}: navigation cell out of date")
+        if not check:
+            nbformat.write(nb, entry.path)
+    readme = root / "README.md"
+    current = readme.read_text()
+    if TOC_START in current and TOC_END in current:
+        head, rest = current.split(TOC_START, 1)
+        tail = rest.split(TOC_END, 1)[1]
+        updated = head + toc_text(notebooks, labs) + tail
+        if updated != current:
+            problems.append("README.md: table of contents out of date")
+            if not check:
+                readme.write_text(updated)
+    else:
+        problems.append(f"README.md has no {TOC_START} … {TOC_END} block")
+    if not check:
+        for entry in [*notebooks, *labs]:
+            strip(entry.path)
+    return problems
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m helpers.nav", description=__doc__)
+    parser.add_argument("--check", action="store_true", help="only report; change nothing")
+    args = parser.parse_args(argv)
+    problems = sync(check=args.check)
+    for p in problems:
+        print(p)
+    if args.check:
+        return 1 if problems else 0
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,71 @@
+"""The course's files keep their promises: anatomy, navigation, no outputs, no secrets."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from helpers import nav
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+LABS = sorted((ROOT / "labs").glob("[0-9][0-9]_*.ipynb"))
+ALL = NOTEBOOKS + LABS
+
+SECRET = re.compile(
+    r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}"  # a JWT
+    r"|-----BEGIN [A-Z ]*PRIVATE KEY-----"  # a PEM private key
+    r"|client-key"
+    r"-data:"  # a kubeconfig with an embedded key (split: not a match itself)
+)
+
+
+def test_the_course_has_notebooks() -> None:
+    # A broken glob must not make a green run.
+    assert NOTEBOOKS, "no notebooks found in notebooks/"
+
+
+@pytest.mark.parametrize("path", ALL, ids=lambda p: p.name)
+def test_committed_without_outputs(path: Path) -> None:
+    assert not nav.has_outputs(path), f"run `python -m helpers.nav` to strip outputs of {path.name}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_anatomy(path: Path) -> None:
+    nb = nbformat.read(path, as_version=4)
+    first = nb.cells[0].source
+    assert first.startswith("# "), "opens with an H1 title"
+    assert "In this notebook you will" in first and "Prerequisites" in first
+    text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    for heading in ("## Recap", "## Check your understanding", "## Further reading"):
+        assert heading in text, f"{path.name} lacks '{heading}'"
+    code = [c.source for c in nb.cells if c.cell_type == "code"]
+    assert any("connect()" in c for c in code[:2]), "the setup cell connects to the cluster"
+
+
+def test_navigation_and_contents_are_in_step() -> None:
+    problems = nav.sync(ROOT, check=True)
+    assert not problems, "run `python -m helpers.nav`: " + "; ".join(problems)
+
+
+def test_no_credentials_in_tracked_files() -> None:
+    tracked = subprocess.run(
+        ["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert tracked, "git ls-files listed nothing"
+    leaks = []
+    for name in tracked:
+        path = ROOT / name
+        if name.startswith("tests/") and name.endswith(".py"):
+            continue  # tests build fake tokens and keys at run time, never literal ones
+        try:
+            text = path.read_text()
+        except (UnicodeDecodeError, OSError):
+            continue
+        if SECRET.search(text):
+            leaks.append(name)
+    assert not leaks, f"these tracked files look like they hold a token or key: {leaks}"
