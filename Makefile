@@ -12,7 +12,7 @@ export PATH := $(BIN):$(PATH)
 PYTEST_ARGS ?= --nbval-lax --nbval-current-env -p no:cacheprovider notebooks labs tests helpers
 
 .DEFAULT_GOAL := help
-.PHONY: help setup build lab test cluster-up cluster-down cluster-status bench lint clean distclean
+.PHONY: help setup build lab test cluster-up cluster-down cluster-status bench lint nav clean distclean
 
 help: ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -56,6 +56,9 @@ test: setup ## run every test, notebook and lab against the course cluster
 
 bench: setup ## time a fresh start of the local cluster (and its memory); prints a table
 	@$(PY) -m helpers.cluster.bench
+
+nav: setup ## regenerate notebook navigation and the README contents; strip outputs
+	@$(PY) -m helpers.nav
 
 lint: setup ## ruff, on helpers and tests
 	@$(BIN)/ruff check helpers tests && $(BIN)/ruff format --check helpers tests
