@@ -235,6 +235,8 @@ def kubelet_config(layout: Layout, ports: Ports) -> str:
             "imagefs.available": "1%",
             "nodefs.inodesFree": "1%",
         },
+        # Leave the host's firewall alone: no KUBE-* iptables chains (no kube-proxy runs).
+        "makeIPTablesUtilChains": False,
         "nodeStatusUpdateFrequency": "2s",
         "nodeStatusReportFrequency": "1m",
         "volumeStatsAggPeriod": "0s",

@@ -26,8 +26,6 @@ KIND_VERSION = "v0.32.0"
 KIND_NODE_IMAGE = (
     "kindest/node:v1.36.1@sha256:3489c7674813ba5d8b1a9977baea8a6e553784dab7b84759d1014dbd78f7ebd5"
 )
-#: Debian packages the local cluster runs with (the container runtime's helpers).
-DEBIAN_PACKAGES = ("runc", "containernetworking-plugins", "busybox-static", "iptables")
 
 #: Name of the single node of the local cluster (shows up in node-bound token claims).
 #: The kubelet listens on loopback only and refuses a loopback node IP, so the API server

@@ -7,7 +7,9 @@ leave a healthy cluster behind for whoever runs next.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
+import subprocess
 import time
 
 import pytest
@@ -27,9 +29,18 @@ def local(course: Course) -> LocalCluster:
     return LocalCluster()
 
 
+def _kube_iptables_chains() -> list[str]:
+    """KUBE-* chains in the host firewall (the kubelet is told not to create any)."""
+    if not shutil.which("iptables-save"):
+        return []
+    out = subprocess.run(["iptables-save"], capture_output=True, text=True, check=False).stdout
+    return [line for line in out.splitlines() if line.startswith(":KUBE-")]
+
+
 def _leftovers(cluster: LocalCluster) -> dict[str, object]:
     state = cluster.layout.state
     return {
+        "iptables chains": _kube_iptables_chains(),
         "processes": host.pids_mentioning(state),
         "container processes": sorted(host.cgroup_pids()),
         "mounts": host.mounts_under(state),
@@ -69,6 +80,7 @@ def test_down_leaves_nothing_behind(local: LocalCluster) -> None:
     run_pod(course.core, ns, busybox_pod("running-at-teardown"))
     local.down()
     assert _leftovers(local) == {
+        "iptables chains": [],
         "processes": [],
         "container processes": [],
         "mounts": [],
