@@ -298,3 +298,10 @@ def remove_pod_log_links(state: Path) -> None:
                 link.unlink()
         except OSError:
             continue
+
+
+def remove_empty_dirs(paths: Iterable[Path]) -> None:
+    """Remove each directory if it exists and is empty (someone else's stays)."""
+    for path in paths:
+        with contextlib.suppress(OSError):
+            path.rmdir()

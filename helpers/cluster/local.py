@@ -24,6 +24,9 @@ from .errors import ClusterError, ComponentFailed
 from .progress import Progress
 from .supervise import Supervisor
 
+#: containerd 2.x puts shim sockets here whatever its state dir; removed when empty.
+SHIM_SOCKET_DIRS = (Path("/run/containerd/s"), Path("/run/containerd"))
+
 #: Start order; ``down()`` stops them in reverse.
 COMPONENTS = (
     "etcd",
@@ -387,6 +390,7 @@ class LocalCluster:
 
     def _clean_host(self) -> None:
         host.unmount_all(self.layout.state)
+        host.remove_empty_dirs(SHIM_SOCKET_DIRS)
         host.delete_link(config.BRIDGE_NAME)
         host.remove_pod_log_links(self.layout.state)
         for _ in range(20):
