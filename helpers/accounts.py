@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from .cluster.errors import ClusterError
 from .errors import translate_api_errors
+from .legacy import wait_for_legacy_token
 from .tokens import Token
 
 __all__ = [
@@ -90,17 +90,7 @@ def create_legacy_token(
         type=LEGACY_SECRET_TYPE,
     )
     core.create_namespaced_secret(namespace, body)
-    deadline = time.monotonic() + timeout
-    while True:
-        secret = core.read_namespaced_secret(name, namespace)
-        if (secret.data or {}).get("token"):
-            return secret, Token.from_secret(secret)
-        if time.monotonic() > deadline:
-            raise ClusterError(
-                f"The tokens controller did not fill Secret {namespace}/{name} within "
-                f"{timeout:.0f}s: is kube-controller-manager running (make cluster-status)?"
-            )
-        time.sleep(0.1)
+    return wait_for_legacy_token(core, namespace, name, timeout=timeout)
 
 
 @translate_api_errors
