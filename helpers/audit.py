@@ -1,0 +1,323 @@
+"""A security audit of ServiceAccounts and their tokens, as one pandas table.
+
+Four checks, each a pure function over lists of the official client's objects (so they
+are unit-tested without a cluster); :func:`read_cluster` collects those lists from a live
+cluster and :func:`audit` runs every check and tabulates the findings.
+
+======================  =====================================================================
+check                   finding
+======================  =====================================================================
+``legacy-token``        a Secret of type ``kubernetes.io/service-account-token``: a token
+                        that never expires (auto-generated or made by hand)
+``powerful-binding``    a ServiceAccount bound — by a RoleBinding or ClusterRoleBinding,
+                        directly or through one of its groups — to the ClusterRole
+                        ``cluster-admin`` or to a role with a wildcard rule (``"*"`` among
+                        its verbs, apiGroups, resources or nonResourceURLs)
+``unneeded-token``      a Pod that mounts a token for the Kubernetes API (a projected
+                        ``serviceAccountToken`` without an audience, e.g. the automatic
+                        ``kube-api-access-…`` volume) but does not declare that it uses the
+                        API: no label :data:`USES_API_LABEL` ``= "true"``
+``default-sa``          a Pod that runs as its namespace's ``default`` ServiceAccount
+                        (static Pods, which cannot use ServiceAccounts, excepted)
+======================  =====================================================================
+
+A ServiceAccount is in the groups ``system:serviceaccounts``,
+``system:serviceaccounts:<namespace>`` and ``system:authenticated``; a binding to any of
+them binds every ServiceAccount it covers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+from kubernetes import client
+
+from .accounts import LEGACY_SECRET_TYPE, SA_NAME_ANNOTATION
+from .legacy import LAST_USED_LABEL, is_auto_generated
+from .reviews import sa_groups, sa_username
+
+__all__ = [
+    "CHECKS",
+    "COLUMNS",
+    "USES_API_LABEL",
+    "Finding",
+    "Snapshot",
+    "audit",
+    "find_default_service_account",
+    "find_legacy_tokens",
+    "find_powerful_bindings",
+    "find_unneeded_tokens",
+    "findings_table",
+    "mounts_api_token",
+    "read_cluster",
+    "role_power",
+]
+
+USES_API_LABEL = "audit.sa-course.io/uses-kubernetes-api"
+"""The label a Pod carries (value ``"true"``) to declare that it talks to the API server."""
+
+CHECKS: dict[str, str] = {
+    "legacy-token": "Move its users to bound tokens, then delete the Secret.",
+    "powerful-binding": "Bind a Role with the few verbs and resources it needs instead.",
+    "unneeded-token": "Set automountServiceAccountToken: false (Pod or ServiceAccount).",
+    "default-sa": "Give the workload a ServiceAccount of its own.",
+}
+"""Each check's name and its standard remedy (the ``fix`` column)."""
+
+COLUMNS = ["check", "namespace", "kind", "name", "detail", "fix"]
+"""The columns of :func:`findings_table`."""
+
+MIRROR_ANNOTATION = "kubernetes.io/config.mirror"
+"""Marks the API's copy of a static Pod (etcd, kube-apiserver … on kubeadm/kind nodes)."""
+
+
+@dataclass(frozen=True, order=True)
+class Finding:
+    """One problem the audit found on one object."""
+
+    check: str
+    namespace: str
+    kind: str
+    name: str
+    detail: str
+
+    @property
+    def fix(self) -> str:
+        """The standard remedy for this check."""
+        return CHECKS[self.check]
+
+
+# -- legacy tokens --------------------------------------------------------------------------------
+def find_legacy_tokens(
+    secrets: Iterable[client.V1Secret], service_accounts: Iterable[client.V1ServiceAccount]
+) -> list[Finding]:
+    """Every legacy token Secret, saying whether it is auto-generated and when last used."""
+    accounts = {(sa.metadata.namespace, sa.metadata.name): sa for sa in service_accounts}
+    findings = []
+    for secret in secrets:
+        if secret.type != LEGACY_SECRET_TYPE:
+            continue
+        meta = secret.metadata
+        owner = (meta.annotations or {}).get(SA_NAME_ANNOTATION, "?")
+        sa = accounts.get((meta.namespace, owner))
+        origin = "auto-generated" if sa is not None and is_auto_generated(secret, sa) else "manual"
+        last_used = (meta.labels or {}).get(LAST_USED_LABEL, "never (since tracking began)")
+        detail = f"{origin} token of ServiceAccount {owner}; last used: {last_used}"
+        findings.append(Finding("legacy-token", meta.namespace, "Secret", meta.name, detail))
+    return findings
+
+
+# -- powerful bindings ----------------------------------------------------------------------------
+def _wildcards(rule: client.V1PolicyRule) -> list[str]:
+    fields = {
+        "verbs": rule.verbs,
+        "apiGroups": rule.api_groups,
+        "resources": rule.resources,
+        "nonResourceURLs": rule.non_resource_urls,
+    }
+    return [name for name, values in fields.items() if "*" in (values or [])]
+
+
+def role_power(kind: str, name: str, rules: Sequence[client.V1PolicyRule] | None) -> str | None:
+    """Why a role is powerful (``full access`` for cluster-admin, or its wildcards), else ``None``.
+
+    >>> rule = client.V1PolicyRule(api_groups=[""], resources=["configmaps"], verbs=["*"])
+    >>> role_power("Role", "config-anything", [rule])
+    'wildcard rule (verbs: *)'
+    >>> role_power("ClusterRole", "view", [client.V1PolicyRule(verbs=["get"], resources=["pods"])])
+    """
+    if kind == "ClusterRole" and name == "cluster-admin":
+        return "full access"
+    for rule in rules or []:
+        wild = _wildcards(rule)
+        if wild:
+            return f"wildcard rule ({', '.join(wild)}: *)"
+    return None
+
+
+def _match(
+    subject: client.RbacV1Subject, binding_namespace: str | None, sa: client.V1ServiceAccount
+) -> str | None:
+    """How ``subject`` covers ServiceAccount ``sa`` (a phrase), or ``None``."""
+    namespace, name = sa.metadata.namespace, sa.metadata.name
+    if subject.kind == "ServiceAccount":
+        subject_namespace = subject.namespace or binding_namespace
+        if subject.name == name and subject_namespace == namespace:
+            return "directly"
+    elif subject.kind == "Group" and subject.name in sa_groups(namespace):
+        return f"via group {subject.name}"
+    elif subject.kind == "User" and subject.name == sa_username(namespace, name):
+        return "as user " + subject.name
+    return None
+
+
+def find_powerful_bindings(
+    service_accounts: Iterable[client.V1ServiceAccount],
+    roles: Iterable[client.V1Role],
+    cluster_roles: Iterable[client.V1ClusterRole],
+    role_bindings: Iterable[client.V1RoleBinding],
+    cluster_role_bindings: Iterable[client.V1ClusterRoleBinding],
+) -> list[Finding]:
+    """ServiceAccounts bound to ``cluster-admin`` or to a role with a wildcard rule.
+
+    One finding per (ServiceAccount, binding). A RoleBinding only grants inside its own
+    namespace, which the detail says; it is still reported.
+    """
+    accounts = list(service_accounts)
+    role_rules = {(r.metadata.namespace, r.metadata.name): r.rules for r in roles}
+    cluster_role_rules = {r.metadata.name: r.rules for r in cluster_roles}
+    bindings: list[Any] = [*cluster_role_bindings, *role_bindings]
+    findings = []
+    for binding in bindings:
+        binding_namespace = binding.metadata.namespace  # None for a ClusterRoleBinding
+        ref = binding.role_ref
+        if ref.kind == "ClusterRole":
+            if ref.name not in cluster_role_rules:
+                continue
+            rules = cluster_role_rules[ref.name]
+        elif (binding_namespace, ref.name) in role_rules:
+            rules = role_rules[(binding_namespace, ref.name)]
+        else:
+            continue
+        power = role_power(ref.kind, ref.name, rules)
+        if power is None:
+            continue
+        if binding_namespace:
+            where = f"RoleBinding {binding_namespace}/{binding.metadata.name}"
+            scope = f"in namespace {binding_namespace}"
+        else:
+            where = f"ClusterRoleBinding {binding.metadata.name}"
+            scope = "cluster-wide"
+        for sa in accounts:
+            how = next(
+                (m for s in binding.subjects or [] if (m := _match(s, binding_namespace, sa))),
+                None,
+            )
+            if how is None:
+                continue
+            detail = f"{where} → {ref.kind} {ref.name}: {power}, {scope}; {how}"
+            findings.append(
+                Finding(
+                    "powerful-binding",
+                    sa.metadata.namespace,
+                    "ServiceAccount",
+                    sa.metadata.name,
+                    detail,
+                )
+            )
+    return findings
+
+
+# -- Pods -----------------------------------------------------------------------------------------
+def mounts_api_token(pod: client.V1Pod) -> str | None:
+    """The name of a volume that gives the Pod a token for the Kubernetes API, else ``None``.
+
+    That is a projected ``serviceAccountToken`` source without an audience (so the API
+    server's audiences apply): what automounting adds as ``kube-api-access-…``. A token
+    projected for another audience (a vault, a cloud) is a deliberate choice, not counted.
+    """
+    for volume in pod.spec.volumes or []:
+        for source in volume.projected.sources or [] if volume.projected else []:
+            token = source.service_account_token
+            if token is not None and not token.audience:
+                return volume.name
+    return None
+
+
+def find_unneeded_tokens(pods: Iterable[client.V1Pod]) -> list[Finding]:
+    """Pods that mount an API token without declaring (label) that they use the API."""
+    findings = []
+    for pod in pods:
+        volume = mounts_api_token(pod)
+        if volume is None:
+            continue
+        if (pod.metadata.labels or {}).get(USES_API_LABEL) == "true":
+            continue
+        detail = f"mounts an API token (volume {volume}) but is not labelled {USES_API_LABEL}=true"
+        findings.append(
+            Finding("unneeded-token", pod.metadata.namespace, "Pod", pod.metadata.name, detail)
+        )
+    return findings
+
+
+def _is_mirror(pod: client.V1Pod) -> bool:
+    """A static Pod's mirror (a node's own Pod file): it cannot use a ServiceAccount at all."""
+    return MIRROR_ANNOTATION in (pod.metadata.annotations or {})
+
+
+def find_default_service_account(pods: Iterable[client.V1Pod]) -> list[Finding]:
+    """Pods that run as their namespace's ``default`` ServiceAccount (static Pods excepted)."""
+    return [
+        Finding(
+            "default-sa",
+            pod.metadata.namespace,
+            "Pod",
+            pod.metadata.name,
+            "runs as ServiceAccount default, shared by everything in the namespace",
+        )
+        for pod in pods
+        if (pod.spec.service_account_name or "default") == "default" and not _is_mirror(pod)
+    ]
+
+
+# -- the whole audit ------------------------------------------------------------------------------
+@dataclass
+class Snapshot:
+    """The objects the audit looks at (from :func:`read_cluster`, or built by hand)."""
+
+    service_accounts: list[client.V1ServiceAccount] = field(default_factory=list)
+    secrets: list[client.V1Secret] = field(default_factory=list)
+    pods: list[client.V1Pod] = field(default_factory=list)
+    roles: list[client.V1Role] = field(default_factory=list)
+    cluster_roles: list[client.V1ClusterRole] = field(default_factory=list)
+    role_bindings: list[client.V1RoleBinding] = field(default_factory=list)
+    cluster_role_bindings: list[client.V1ClusterRoleBinding] = field(default_factory=list)
+
+
+def read_cluster(api: client.ApiClient) -> Snapshot:
+    """Read every object the audit needs, from all namespaces (needs cluster-wide ``list``)."""
+    core, rbac = client.CoreV1Api(api), client.RbacAuthorizationV1Api(api)
+    return Snapshot(
+        service_accounts=core.list_service_account_for_all_namespaces().items,
+        secrets=core.list_secret_for_all_namespaces(
+            field_selector=f"type={LEGACY_SECRET_TYPE}"
+        ).items,
+        pods=core.list_pod_for_all_namespaces().items,
+        roles=rbac.list_role_for_all_namespaces().items,
+        cluster_roles=rbac.list_cluster_role().items,
+        role_bindings=rbac.list_role_binding_for_all_namespaces().items,
+        cluster_role_bindings=rbac.list_cluster_role_binding().items,
+    )
+
+
+def findings_table(findings: Iterable[Finding]) -> pd.DataFrame:
+    """Findings as a DataFrame (columns :data:`COLUMNS`), sorted; empty but shaped if none."""
+    rows = [[f.check, f.namespace, f.kind, f.name, f.detail, f.fix] for f in sorted(findings)]
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def audit(snapshot: Snapshot, namespaces: Iterable[str] | None = None) -> pd.DataFrame:
+    """Run every check; keep only findings in ``namespaces`` (``None``: the whole cluster).
+
+    Every finding belongs to the namespace of its object: a ClusterRoleBinding's finding to
+    the namespace of the ServiceAccount it binds.
+    """
+    findings = [
+        *find_legacy_tokens(snapshot.secrets, snapshot.service_accounts),
+        *find_powerful_bindings(
+            snapshot.service_accounts,
+            snapshot.roles,
+            snapshot.cluster_roles,
+            snapshot.role_bindings,
+            snapshot.cluster_role_bindings,
+        ),
+        *find_unneeded_tokens(snapshot.pods),
+        *find_default_service_account(snapshot.pods),
+    ]
+    if namespaces is not None:
+        wanted = set(namespaces)
+        findings = [f for f in findings if f.namespace in wanted]
+    return findings_table(findings)
