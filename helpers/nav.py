@@ -86,8 +86,10 @@ def nav_text(entry: Entry, notebooks: list[Entry], labs: list[Entry]) -> str:
     """The navigation cell of ``entry``."""
     contents = "[Contents](../README.md#contents)"
     if entry.is_lab:
-        practised = next(n for n in notebooks if n.number == entry.number)
-        parts = [f"Practises {_link(practised, entry.path)}", contents]
+        practised = next((n for n in notebooks if n.number == entry.number), None)
+        # a lab may be written before its notebook (numbering_problems reports that)
+        parts = [f"Practises {_link(practised, entry.path)}"] if practised else []
+        parts.append(contents)
     else:
         i = notebooks.index(entry)
         prev = f"◀ {_link(notebooks[i - 1], entry.path)}" if i > 0 else ""

@@ -1,0 +1,383 @@
+"""What the lab checkers ask the cluster, in a few verbs.
+
+- :func:`sa_can` — SubjectAccessReview for a ServiceAccount *with its groups*.
+- :func:`call_status` — make a real API call with a token; the HTTP status it got.
+- :func:`as_token` — the learner's token answer (``Token`` or string) or *Not yet*.
+- :func:`wait_until_rejected` — TokenReview until the API server says no (its 10 s cache).
+- :func:`token_source` — how a Pod gets its ServiceAccount token, if it gets one.
+- :func:`apply` — ``kubectl apply`` a list of manifests (what the set-up cells seed).
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import yaml
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from ..accounts import LEGACY_SECRET_TYPE
+from ..checks import NotYet
+from ..course import Course
+from ..pods import TOKEN_DIR
+from ..reviews import can_i, review_token, sa_groups, sa_username
+from ..tokens import Token
+
+__all__ = [
+    "LEGACY_SECRET_TYPE",
+    "action",
+    "apply",
+    "as_token",
+    "call_status",
+    "delete_lab_cluster_bindings",
+    "exists",
+    "legacy_secrets",
+    "live_pods",
+    "pod_trouble",
+    "rules_allow",
+    "sa_can",
+    "secret_token",
+    "token_source",
+    "wait_for_named_pod",
+    "wait_for_pods",
+    "wait_for_tokens",
+    "wait_until_rejected",
+]
+
+
+def action(verb: str, resource: str, group: str = "", subresource: str | None = None) -> str:
+    """An RBAC request in words, as ``kubectl auth can-i`` spells it.
+
+    >>> action("get", "pods", subresource="log"), action("list", "deployments", "apps")
+    ('get pods/log', 'list deployments.apps')
+    """
+    res = f"{resource}/{subresource}" if subresource else resource
+    return f"{verb} {res}.{group}" if group else f"{verb} {res}"
+
+
+def rules_allow(
+    rules: Iterable[Any],
+    verb: str,
+    resource: str,
+    group: str = "",
+    subresource: str | None = None,
+) -> bool:
+    """Would these RBAC rules allow the request (no resource name), as the authorizer decides?
+
+    ``rules`` are ``V1PolicyRule`` objects or dicts (camelCase keys). ``*`` matches any verb,
+    group or resource (subresources included); ``*/log`` any resource's ``log``; a rule with
+    ``resourceNames`` never allows a request without a name (such as ``list``).
+
+    >>> rule = {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list"]}
+    >>> rules_allow([rule], "list", "pods"), rules_allow([rule], "get", "pods", subresource="log")
+    (True, False)
+    >>> rules_allow([{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}], "get", "secrets")
+    True
+    """
+    wanted = f"{resource}/{subresource}" if subresource else resource
+    for rule in rules:
+        get = rule.get if isinstance(rule, dict) else None
+
+        def field(snake: str, camel: str, rule: Any = rule, get: Any = get) -> list[str]:
+            value = get(camel) if get else getattr(rule, snake, None)
+            return list(value or [])
+
+        if field("resource_names", "resourceNames"):
+            continue
+        verbs = field("verbs", "verbs")
+        groups = field("api_groups", "apiGroups")
+        resources = field("resources", "resources")
+        if not ("*" in verbs or verb in verbs):
+            continue
+        if not ("*" in groups or group in groups):
+            continue
+        if any(
+            r == "*" or r == wanted or (subresource and r == f"*/{subresource}") for r in resources
+        ):
+            return True
+    return False
+
+
+def sa_can(
+    course: Course,
+    sa_namespace: str,
+    sa_name: str,
+    verb: str,
+    resource: str,
+    *,
+    namespace: str | None,
+    group: str = "",
+    subresource: str | None = None,
+) -> bool:
+    """Would RBAC let this ServiceAccount do it? (a SubjectAccessReview with its groups)."""
+    status = can_i(
+        course.authz,
+        verb,
+        resource,
+        user=sa_username(sa_namespace, sa_name),
+        groups=sa_groups(sa_namespace),
+        namespace=namespace,
+        group=group,
+        subresource=subresource,
+    )
+    return bool(status.allowed)
+
+
+def call_status(
+    course: Course, token: Token | str, call: Callable[[client.ApiClient], object]
+) -> tuple[int, str]:
+    """Make ``call`` with a client that authenticates with ``token`` only.
+
+    Returns:
+        ``(200, "")`` if it worked, else the HTTP status and the server's one-line message.
+    """
+    from ..errors import from_api_exception
+
+    api = course.client_for_token(token)
+    try:
+        call(api)
+    except ApiException as exc:
+        err = from_api_exception(exc)
+        return err.status, err.message
+    finally:
+        api.close()
+    return 200, ""
+
+
+def as_token(value: object, variable: str) -> Token:
+    """The learner's token answer as a :class:`Token`, or *Not yet* saying why it is none."""
+    if isinstance(value, Token):
+        return value
+    if isinstance(value, bytes):
+        value = value.decode("ascii", errors="replace")
+    if not isinstance(value, str):
+        raise NotYet(
+            f"`{variable}` should be a token: the string `kubectl create token` prints, "
+            f"or a `Token`; it is a {type(value).__name__}."
+        )
+    try:
+        return Token(value)
+    except ValueError:
+        raise NotYet(
+            f"`{variable}` is not a token (a JWT has three parts separated by dots): "
+            "copy the whole output of the command that issued it."
+        ) from None
+
+
+def wait_until_rejected(
+    course: Course,
+    token: Token | str,
+    *,
+    audiences: Sequence[str] | None = None,
+    timeout: float = 15,
+) -> tuple[bool, float, str]:
+    """TokenReview until the token is rejected: the API server caches a success for 10 s.
+
+    Returns:
+        ``(rejected, seconds_waited, error)``.
+    """
+    start = time.monotonic()
+    while True:
+        status = review_token(course.authn, token, audiences)
+        waited = time.monotonic() - start
+        if not status.authenticated:
+            return True, waited, status.error or ""
+        if waited >= timeout:
+            return False, waited, ""
+        time.sleep(0.5)
+
+
+def secret_token(secret: client.V1Secret) -> Token | None:
+    """The token in a Secret's ``data.token``, or ``None``."""
+    encoded = (secret.data or {}).get("token")
+    if not encoded:
+        return None
+    try:
+        return Token(base64.b64decode(encoded).decode("ascii"))
+    except ValueError:
+        return None
+
+
+def legacy_secrets(course: Course, namespace: str) -> list[client.V1Secret]:
+    """The legacy token Secrets of a namespace (not those being deleted)."""
+    return [
+        s
+        for s in course.core.list_namespaced_secret(namespace).items
+        if s.type == LEGACY_SECRET_TYPE and s.metadata.deletion_timestamp is None
+    ]
+
+
+def exists(read: Callable[[], object]) -> bool:
+    """True if ``read()`` finds the object, False on 404."""
+    try:
+        read()
+    except ApiException as exc:
+        if exc.status == 404:
+            return False
+        raise
+    return True
+
+
+def live_pods(course: Course, namespace: str, selector: str | None = None) -> list[client.V1Pod]:
+    """Pods that are not being deleted (a rollout leaves terminating ones behind briefly)."""
+    pods = course.core.list_namespaced_pod(namespace, label_selector=selector).items
+    return [p for p in pods if p.metadata.deletion_timestamp is None]
+
+
+def _running(pod: client.V1Pod) -> bool:
+    statuses = pod.status.container_statuses or []
+    return pod.status.phase == "Running" and bool(statuses) and all(c.ready for c in statuses)
+
+
+def pod_trouble(course: Course, pod: client.V1Pod) -> str | None:
+    """Why ``pod`` is not running, in words; ``None`` if it runs.
+
+    A Secret volume whose Secret is gone is named (the Pod then waits forever).
+    """
+    if _running(pod):
+        return None
+    for volume in pod.spec.volumes or []:
+        if volume.secret is not None and not exists(
+            lambda v=volume: course.core.read_namespaced_secret(
+                v.secret.secret_name, pod.metadata.namespace
+            )
+        ):
+            return f"it mounts Secret `{volume.secret.secret_name}`, which does not exist"
+    for status in pod.status.container_statuses or []:
+        waiting = status.state.waiting if status.state else None
+        if waiting and waiting.reason:
+            return waiting.reason
+    return f"phase {pod.status.phase}"
+
+
+def wait_for_pods(
+    course: Course, namespace: str, selector: str | None = None, *, timeout: float = 30
+) -> list[client.V1Pod]:
+    """Wait until every live Pod (matching ``selector``) runs; return them.
+
+    Returns what there is after ``timeout`` (the caller says what is wrong with it).
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        pods = live_pods(course, namespace, selector)
+        if (pods and all(_running(p) for p in pods)) or time.monotonic() > deadline:
+            return pods
+        time.sleep(0.3)
+
+
+def wait_for_named_pod(
+    course: Course, namespace: str, name: str, *, timeout: float = 30, absent: float = 3
+) -> client.V1Pod | None:
+    """Pod ``name`` once it runs (or what it is after ``timeout``); ``None`` if there is none.
+
+    A Pod being deleted counts as gone; one still starting is waited for. A Pod that does
+    not exist is waited for only ``absent`` seconds (it may be being re-created).
+    """
+    start = time.monotonic()
+    deadline = start + timeout
+    while True:
+        try:
+            pod = course.core.read_namespaced_pod(name, namespace)
+        except ApiException as exc:
+            if exc.status != 404:
+                raise
+            pod = None
+        if pod is not None and pod.metadata.deletion_timestamp is not None:
+            pod = None
+        if pod is not None and (_running(pod) or pod.status.phase in {"Failed", "Succeeded"}):
+            return pod
+        now = time.monotonic()
+        if now > deadline or (pod is None and now > start + absent):
+            return pod
+        time.sleep(0.3)
+
+
+def wait_for_tokens(
+    course: Course, namespace: str, names: Iterable[str], timeout: float = 30
+) -> dict[str, Token]:
+    """Wait until the tokens controller has filled each legacy Secret; return the tokens."""
+    pending = list(names)
+    tokens: dict[str, Token] = {}
+    deadline = time.monotonic() + timeout
+    while pending:
+        for name in list(pending):
+            token = secret_token(course.core.read_namespaced_secret(name, namespace))
+            if token is not None:
+                tokens[name] = token
+                pending.remove(name)
+        if pending and time.monotonic() > deadline:
+            raise RuntimeError(
+                f"The tokens controller did not fill {', '.join(pending)} in {namespace} "
+                f"within {timeout:.0f}s: is kube-controller-manager running?"
+            )
+        if pending:
+            time.sleep(0.1)
+    return tokens
+
+
+def token_source(course: Course, pod: client.V1Pod) -> str | None:
+    """How ``pod`` gets a ServiceAccount token, in words; ``None`` if it has none.
+
+    Looks for a projected ``serviceAccountToken`` source (what automount adds, or a custom
+    projection) and for a Secret volume whose Secret is a legacy token Secret.
+    """
+    namespace = pod.metadata.namespace
+    for volume in pod.spec.volumes or []:
+        if volume.projected is not None:
+            for source in volume.projected.sources or []:
+                if source.service_account_token is not None:
+                    return f"a projected token (volume `{volume.name}`)"
+        if volume.secret is not None:
+            try:
+                secret = course.core.read_namespaced_secret(volume.secret.secret_name, namespace)
+            except ApiException as exc:
+                if exc.status != 404:
+                    raise
+                secret = None
+            mounted_at_token_dir = any(
+                m.name == volume.name and m.mount_path.rstrip("/") == TOKEN_DIR
+                for c in pod.spec.containers
+                for m in c.volume_mounts or []
+            )
+            if (secret is not None and secret.type == LEGACY_SECRET_TYPE) or mounted_at_token_dir:
+                return f"the Secret `{volume.secret.secret_name}`"
+    return None
+
+
+def apply(course: Course, manifests: Sequence[dict[str, Any]], namespace: str) -> str:
+    """``kubectl apply`` the manifests into ``namespace`` (one call, server-side defaults)."""
+    text = yaml.safe_dump_all(list(manifests), sort_keys=False)
+    return course.kubectl("apply", "-n", namespace, "-f", "-", input=text)
+
+
+def delete_lab_cluster_bindings(course: Course, namespace: str) -> list[str]:
+    """Delete ClusterRoleBindings that only bind subjects of ``namespace``; return names.
+
+    A learner may try a ClusterRoleBinding in a lab (a realistic mistake); clean-up removes
+    it with the namespace so nothing of the lab outlives it. Bindings that name anyone
+    outside the lab's namespace are left alone.
+    """
+    removed = []
+    for crb in course.rbac.list_cluster_role_binding().items:
+        subjects = crb.subjects or []
+        if subjects and all(_in_namespace(s, namespace) for s in subjects):
+            try:
+                course.rbac.delete_cluster_role_binding(crb.metadata.name)
+                removed.append(crb.metadata.name)
+            except ApiException as exc:
+                if exc.status != 404:
+                    raise
+    return removed
+
+
+def _in_namespace(subject: client.RbacV1Subject, namespace: str) -> bool:
+    if subject.kind == "ServiceAccount":
+        return subject.namespace == namespace
+    if subject.kind == "Group":
+        return subject.name == f"system:serviceaccounts:{namespace}"
+    if subject.kind == "User":
+        return subject.name.startswith(f"system:serviceaccount:{namespace}:")
+    return False

@@ -1,0 +1,382 @@
+"""Lab 10: lock down a namespace. Find legacy tokens, stop mounting tokens nobody needs,
+move the one workload that calls the API to a projected token.
+
+The scenario (namespace ``lab-10-lock``): three Deployments.
+
+- ``web`` and ``batch`` never call the Kubernetes API, yet get a token (automount).
+- ``operator`` lists Pods through the API, with a *legacy* token: its Pod mounts the
+  Secret ``operator-token`` where the projected token would normally be.
+- ``ci-token`` is a forgotten legacy token of ServiceAccount ``ci`` (no workload uses it);
+  ``operator-config`` and ``web-settings`` are ordinary Secrets.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, ClassVar
+
+from kubernetes import client
+
+from ..checks import Lab, NotAttempted, NotYet, Question
+from ..course import Course
+from ..pods import TOKEN_DIR, busybox_pod, read_pod_token
+from ..reviews import review_token, sa_username
+from ..tokens import Token
+from .common import (
+    LEGACY_SECRET_TYPE,
+    apply,
+    call_status,
+    legacy_secrets,
+    live_pods,
+    pod_trouble,
+    token_source,
+    wait_for_pods,
+    wait_for_tokens,
+    wait_until_rejected,
+)
+
+__all__ = ["NAMESPACE", "LockDownLab", "start"]
+
+NAMESPACE = "lab-10-lock"
+QUIET_APPS = ("web", "batch")  # never call the API
+LEGACY = {"operator-token": "operator", "ci-token": "ci"}
+RBAC = "rbac.authorization.k8s.io"
+
+
+def _deployment(app: str, **pod_options: Any) -> dict[str, Any]:
+    pod = busybox_pod(app, app, labels={"app": app}, **pod_options)
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": app, "labels": {"app": app}},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": {"app": app}},
+            "template": {"metadata": {"labels": {"app": app}}, "spec": pod["spec"]},
+        },
+    }
+
+
+def _manifests() -> list[dict[str, Any]]:
+    docs: list[dict[str, Any]] = [
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": name}}
+        for name in (*QUIET_APPS, "operator", "ci")
+    ]
+    docs += [
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "type": LEGACY_SECRET_TYPE,
+            "metadata": {
+                "name": secret,
+                "annotations": {"kubernetes.io/service-account.name": account},
+            },
+        }
+        for secret, account in LEGACY.items()
+    ]
+    docs += [
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "type": "Opaque",
+            "metadata": {"name": name},
+            "stringData": data,
+        }
+        for name, data in (
+            ("operator-config", {"resync": "5m", "watch-namespace": "lab-10-lock"}),
+            ("web-settings", {"greeting": "hello"}),
+        )
+    ]
+    docs += [
+        {
+            "apiVersion": f"{RBAC}/v1",
+            "kind": "Role",
+            "metadata": {"name": "operator"},
+            "rules": [
+                {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]}
+            ],
+        },
+        {
+            "apiVersion": f"{RBAC}/v1",
+            "kind": "RoleBinding",
+            "metadata": {"name": "operator"},
+            "roleRef": {"apiGroup": RBAC, "kind": "Role", "name": "operator"},
+            "subjects": [{"kind": "ServiceAccount", "name": "operator"}],
+        },
+    ]
+    docs += [_deployment(app) for app in QUIET_APPS]
+    docs.append(
+        _deployment(
+            "operator",
+            automount=False,
+            volumes=[{"name": "api-token", "secret": {"secretName": "operator-token"}}],
+            volume_mounts=[{"name": "api-token", "mountPath": TOKEN_DIR, "readOnly": True}],
+        )
+    )
+    return docs
+
+
+def wait_for_rollout(course: Course, namespace: str, name: str, timeout: float = 20) -> Any:
+    """The Deployment once its rollout is complete (or as it is after ``timeout``)."""
+    apps = client.AppsV1Api(course.api)
+    deadline = time.monotonic() + timeout
+    while True:
+        dep = apps.read_namespaced_deployment(name, namespace)
+        want = dep.spec.replicas or 0
+        st = dep.status
+        done = (
+            (st.observed_generation or 0) >= dep.metadata.generation
+            and (st.updated_replicas or 0) == want
+            and (st.replicas or 0) == want
+            and (st.available_replicas or 0) == want
+        )
+        if done or time.monotonic() > deadline:
+            return dep
+        time.sleep(0.3)
+
+
+def _names(pods: list[client.V1Pod]) -> str:
+    return ", ".join(f"`{p.metadata.name}`" for p in pods)
+
+
+class FindLegacy(Question):
+    title = "audit: which Secrets hold legacy tokens?"
+    variables = ("LEGACY_SECRETS",)
+    hints = (
+        "A legacy token lives in a Secret of one particular `type`.",
+        "`kubectl get secrets --field-selector type=kubernetes.io/service-account-token` "
+        "lists exactly those.",
+    )
+    solution_code = """
+        secrets = course.core.list_namespaced_secret(
+            NS, field_selector="type=kubernetes.io/service-account-token"
+        ).items
+        LEGACY_SECRETS = {s.metadata.name for s in secrets}
+        LEGACY_SECRETS
+        """
+
+    def evaluate(self, LEGACY_SECRETS: object) -> str:
+        lab: LockDownLab = self.lab  # type: ignore[assignment]
+        ns = lab.namespace
+        if isinstance(LEGACY_SECRETS, str) or not isinstance(
+            LEGACY_SECRETS, set | frozenset | list | tuple
+        ):
+            raise NotYet("`LEGACY_SECRETS` should be a set of Secret names, like `{'a', 'b'}`.")
+        answer = {str(n).strip().removeprefix(f"{ns}/") for n in LEGACY_SECRETS}
+        now = {s.metadata.name for s in legacy_secrets(lab.course, ns)}
+        if answer in (now, set(LEGACY)):
+            return (
+                "both never expire, and `ci-token` is used by nobody at all. Bound tokens "
+                "replace the one, the other can simply go."
+            )
+        secrets = {s.metadata.name: s for s in lab.course.core.list_namespaced_secret(ns).items}
+        problems = []
+        for name in sorted(answer - now - set(LEGACY)):
+            if name in secrets:
+                problems.append(f"`{name}` is an ordinary Secret (type `{secrets[name].type}`)")
+            else:
+                problems.append(f"there is no Secret `{name}`")
+        missing = len(set(LEGACY) - answer)
+        if missing:
+            word = "Secret" if missing == 1 else "Secrets"
+            problems.append(f"you missed {missing} legacy token {word}")
+        raise NotYet("; ".join(problems) + ".")
+
+
+class NoTokenWhereNotNeeded(Question):
+    title = "web and batch: no token, now or later"
+    hints = (
+        "`automountServiceAccountToken: false` exists on the ServiceAccount and on the Pod "
+        "spec; the Pod's setting wins. Which one also covers Pods created tomorrow?",
+        "A running Pod keeps the volumes it was created with: after the change, "
+        "`kubectl rollout restart` the Deployments and wait for `kubectl rollout status`.",
+    )
+    solution_code = f"""
+        %%bash
+        for app in web batch; do
+          kubectl -n {NAMESPACE} patch serviceaccount $app \\
+              -p '{{"automountServiceAccountToken": false}}'
+          kubectl -n {NAMESPACE} rollout restart deployment/$app
+        done
+        for app in web batch; do
+          kubectl -n {NAMESPACE} rollout status deployment/$app --timeout=60s
+        done
+        """
+
+    def evaluate(self) -> str:
+        lab: LockDownLab = self.lab  # type: ignore[assignment]
+        course, ns = lab.course, lab.namespace
+        core = course.core
+        accounts = {
+            name: core.read_namespaced_service_account(name, ns)
+            for name in (*QUIET_APPS, "default")
+        }
+        versions = {name: sa.metadata.resource_version for name, sa in accounts.items()}
+        apps = client.AppsV1Api(course.api)
+        generations = {
+            app: apps.read_namespaced_deployment(app, ns).metadata.generation for app in QUIET_APPS
+        }
+        initial = {app: lab.initial_generations[app] for app in QUIET_APPS}
+        if versions == lab.initial_accounts and generations == initial:
+            raise NotAttempted(
+                "the ServiceAccounts and Deployments `web` and `batch` are as the lab made them."
+            )
+        problems = []
+        for app in QUIET_APPS:
+            if accounts[app].automount_service_account_token is not False:
+                problems.append(f"ServiceAccount `{app}` still gives every new Pod a token")
+            dep = wait_for_rollout(course, ns, app)
+            if not dep.spec.replicas:
+                problems.append(f"Deployment `{app}` is scaled to 0: lock it down, keep it running")
+                continue
+            pods = wait_for_pods(course, ns, f"app={app}", timeout=10)
+            for pod in pods:
+                trouble = pod_trouble(course, pod)
+                if trouble:
+                    problems.append(f"Pod `{pod.metadata.name}` does not run: {trouble}")
+            with_token = [p for p in pods if token_source(course, p)]
+            if with_token:
+                problems.append(
+                    f"Pod {_names(with_token)} of `{app}` still mounts a token (a Pod keeps the "
+                    "volumes it was created with)"
+                )
+        default = accounts["default"].automount_service_account_token
+        if default is False and any("ServiceAccount" in p for p in problems):
+            problems.append(
+                "ServiceAccount `default` hands out no token now, but `web` and `batch` do not "
+                "run as `default`"
+            )
+        if problems:
+            raise NotYet("; ".join(problems) + ".")
+        return (
+            "`web` and `batch` run without a token, and their ServiceAccounts give none to "
+            "future Pods either. A stolen container of theirs holds no credential at all."
+        )
+
+
+class RetireLegacy(Question):
+    title = "operator: a projected token instead of the legacy one"
+    hints = (
+        "The operator's Deployment turns automount off and mounts Secret `operator-token` at "
+        f"`{TOKEN_DIR}`. What must change so that the kubelet puts a projected token there?",
+        "Change the Deployment first and wait for the rollout; then delete every legacy token "
+        "Secret. The other order breaks the operator (its old Pod keeps a revoked token).",
+    )
+    solution_code = f"""
+        %%bash
+        # 1. let the operator's Pods get a projected token: drop the Secret volume, allow automount
+        kubectl -n {NAMESPACE} patch deployment operator --type=json -p '[
+          {{"op": "remove", "path": "/spec/template/spec/volumes"}},
+          {{"op": "remove", "path": "/spec/template/spec/containers/0/volumeMounts"}},
+          {{"op": "replace", "value": true,
+            "path": "/spec/template/spec/automountServiceAccountToken"}}
+        ]'
+        kubectl -n {NAMESPACE} rollout status deployment/operator --timeout=60s
+        # 2. retire every legacy token Secret of the namespace
+        kubectl -n {NAMESPACE} delete secret \\
+            --field-selector type=kubernetes.io/service-account-token
+        """
+
+    def evaluate(self) -> str:
+        lab: LockDownLab = self.lab  # type: ignore[assignment]
+        course, ns = lab.course, lab.namespace
+        apps = client.AppsV1Api(course.api)
+        generation = apps.read_namespaced_deployment("operator", ns).metadata.generation
+        remaining = sorted(s.metadata.name for s in legacy_secrets(course, ns))
+        if generation == lab.initial_generations["operator"] and remaining == sorted(LEGACY):
+            raise NotAttempted("Deployment `operator` and the legacy token Secrets are unchanged.")
+        problems = []
+        stuck = any(
+            "does not exist" in (pod_trouble(course, p) or "")
+            for p in live_pods(course, ns, "app=operator")
+        )
+        wait = 0 if stuck else 20  # a Pod whose Secret is gone never starts: do not wait
+        dep = wait_for_rollout(course, ns, "operator", timeout=wait)
+        pods = live_pods(course, ns, "app=operator")
+        if dep.spec.replicas and not stuck:
+            pods = wait_for_pods(course, ns, "app=operator", timeout=10)
+        running = [p for p in pods if pod_trouble(course, p) is None]
+        if not running:
+            problems.append("Deployment `operator` has no running Pod: the operator is down")
+        for pod in pods:
+            trouble = pod_trouble(course, pod)
+            if trouble:
+                problems.append(f"Pod `{pod.metadata.name}` cannot start: {trouble}")
+            else:
+                problems += self._pod_problems(pod)
+        if remaining:
+            names = ", ".join(f"`{n}`" for n in remaining)
+            verb = "holds a legacy token" if len(remaining) == 1 else "hold legacy tokens"
+            problems.append(f"{names} still {verb}, valid until deleted")
+        if problems:
+            raise NotYet("; ".join(problems) + ".")
+        for name, token in lab.legacy_tokens.items():
+            rejected, _, _ = wait_until_rejected(course, token)
+            if not rejected:
+                raise NotYet(f"the API server still accepts the token of `{name}`.")
+        return (
+            "the operator authenticates with a projected token bound to its Pod (rotated by "
+            "the kubelet, dead with the Pod), and no legacy token is left in the namespace."
+        )
+
+    def _pod_problems(self, pod: client.V1Pod) -> list[str]:
+        lab: LockDownLab = self.lab  # type: ignore[assignment]
+        course, ns = lab.course, lab.namespace
+        name = pod.metadata.name
+        try:
+            token = read_pod_token(course.core, ns, name)
+        except (RuntimeError, ValueError):
+            return [f"Pod `{name}` has no token at `{TOKEN_DIR}/token`, but the operator needs one"]
+        if token.kind == "legacy":
+            broken = not review_token(course.authn, token).authenticated
+            why = ", which the API server now rejects: the operator is broken" if broken else ""
+            source = token_source(course, pod) or "a Secret"
+            return [f"Pod `{name}` still reads a legacy token, from {source}{why}"]
+        status = review_token(course.authn, token)
+        if not status.authenticated:
+            return [f"the API server rejects the token of Pod `{name}`: {status.error}"]
+        if status.user.username != sa_username(ns, "operator"):
+            return [f"Pod `{name}` authenticates as `{status.user.username}`, not as `operator`"]
+        code, message = call_status(
+            course, token, lambda api: client.CoreV1Api(api).list_namespaced_pod(ns)
+        )
+        if code != 200:
+            return [f"with the token of Pod `{name}`, listing Pods fails: {code} {message}"]
+        return []
+
+
+class LockDownLab(Lab):
+    """The scenario; it records the starting state so a check can tell what changed."""
+
+    question_types: ClassVar[tuple[type[Question], ...]] = (
+        FindLegacy,
+        NoTokenWhereNotNeeded,
+        RetireLegacy,
+    )
+    legacy_tokens: dict[str, Token]
+    initial_accounts: dict[str, str]
+    initial_generations: dict[str, int]
+
+    def set_up(self) -> LockDownLab:
+        course, ns = self.course, self.namespace
+        self.fresh()
+        apply(course, _manifests(), ns)
+        self.legacy_tokens = wait_for_tokens(course, ns, LEGACY)
+        for app in (*QUIET_APPS, "operator"):
+            wait_for_rollout(course, ns, app)
+        wait_for_pods(course, ns)
+        self.initial_accounts = {
+            name: course.core.read_namespaced_service_account(name, ns).metadata.resource_version
+            for name in (*QUIET_APPS, "default")
+        }
+        apps = client.AppsV1Api(course.api)
+        self.initial_generations = {
+            app: apps.read_namespaced_deployment(app, ns).metadata.generation
+            for app in (*QUIET_APPS, "operator")
+        }
+        return self
+
+
+def start(course: Course, namespace: str = NAMESPACE) -> LockDownLab:
+    """Seed the scenario in ``namespace`` (deleting an old one first) and return the lab."""
+    return LockDownLab(course, namespace).set_up()

@@ -1,0 +1,92 @@
+"""Each lab, solved: every starter cell replaced by its solution, run in a real kernel.
+
+nbval runs the labs as a learner first sees them (every check *Not attempted*, no error).
+Here each lab runs as if a learner had answered everything with the stored solutions
+(``qN.solution()``), top to bottom, in a kernel of this environment; every check must say
+*Correct*, and the lab must stay within its time budget.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import textwrap
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from helpers.checks import CORRECT, Lab
+from helpers.course import Course
+
+pytestmark = pytest.mark.cluster
+
+ROOT = Path(__file__).resolve().parents[2]
+LABS = sorted((ROOT / "labs").glob("[0-9][0-9]_*_lab.ipynb"))
+MARK = "LAB-RESULTS:"
+BUDGET_SECONDS = 60
+
+
+def test_labs_found() -> None:
+    assert LABS, "no labs found in labs/"
+
+
+def lab_class(module_name: str) -> type[Lab]:
+    module = importlib.import_module(module_name)
+    return next(
+        v
+        for v in vars(module).values()
+        if isinstance(v, type) and issubclass(v, Lab) and v is not Lab and v.question_types
+    )
+
+
+def solved(path: Path) -> tuple[nbformat.NotebookNode, list[str]]:
+    """The lab with each starter cell replaced by its solution, plus a cell reporting results."""
+    nb = nbformat.read(path, as_version=4)
+    questions = lab_class(nb.metadata["lab"]["module"]).question_types
+    names = [f"q{i}" for i in range(1, len(questions) + 1)]
+    replaced = []
+    for cell in nb.cells:
+        starter = cell.metadata.get("lab", {}).get("starter")
+        if starter:
+            cls = questions[names.index(starter)]
+            cell.source = textwrap.dedent(cls.solution_code).strip()
+            replaced.append(starter)
+    assert replaced == names, f"{path.name}: starter cells {replaced}, questions {names}"
+    report = (
+        "import json as _json\nfrom helpers.checks import RESULTS as _RESULTS\n"
+        f"print({MARK!r} + _json.dumps([r.as_dict() for r in _RESULTS]))"
+    )
+    nb.cells.append(nbformat.v4.new_code_cell(report))
+    return nb, names
+
+
+def results_of(nb: nbformat.NotebookNode) -> list[dict[str, str]]:
+    for output in nb.cells[-1].outputs:
+        text = output.get("text", "")
+        if output.get("name") == "stdout" and MARK in text:
+            return json.loads(text.split(MARK, 1)[1])
+    raise AssertionError("the solved lab printed no results")
+
+
+@pytest.mark.parametrize("path", LABS, ids=lambda p: p.name)
+def test_lab_solved(path: Path, course: Course) -> None:
+    nb, names = solved(path)
+    client = NotebookClient(
+        nb,
+        kernel_name="python3",  # this environment's ipykernel (argv "python" = this python)
+        timeout=180,
+        resources={"metadata": {"path": str(path.parent)}},
+    )
+    start = time.monotonic()
+    client.execute()
+    seconds = time.monotonic() - start
+    results = results_of(nb)
+    wrong = [r for r in results if r["status"] != CORRECT]
+    assert not wrong, f"{path.name}: {wrong}"
+    assert {r["question"] for r in results} == set(names), results
+    assert seconds <= BUDGET_SECONDS, f"{path.name} took {seconds:.0f} s"
+    namespace = nb.metadata["lab"]["namespace"]
+    print(f"{path.name}: {len(results)} checks Correct in {seconds:.1f} s ({namespace})")
