@@ -305,3 +305,22 @@ def remove_empty_dirs(paths: Iterable[Path]) -> None:
     for path in paths:
         with contextlib.suppress(OSError):
             path.rmdir()
+
+
+def dead_sockets(directory: Path) -> list[Path]:
+    """Unix socket files in ``directory`` that no process listens on any more."""
+    if not directory.is_dir():
+        return []
+    try:
+        lines = Path("/proc/net/unix").read_text().splitlines()[1:]
+    except OSError:
+        return []
+    alive = {line.split()[-1] for line in lines if len(line.split()) >= 8}
+    return sorted(p for p in directory.iterdir() if p.is_socket() and str(p) not in alive)
+
+
+def remove_dead_sockets(directory: Path) -> None:
+    """Remove the socket files a killed process left in ``directory``."""
+    for path in dead_sockets(directory):
+        with contextlib.suppress(OSError):
+            path.unlink()

@@ -390,6 +390,7 @@ class LocalCluster:
 
     def _clean_host(self) -> None:
         host.unmount_all(self.layout.state)
+        host.remove_dead_sockets(SHIM_SOCKET_DIRS[0])
         host.remove_empty_dirs(SHIM_SOCKET_DIRS)
         host.delete_link(config.BRIDGE_NAME)
         host.remove_pod_log_links(self.layout.state)

@@ -15,7 +15,7 @@ import time
 import pytest
 
 from helpers.cluster import config, host
-from helpers.cluster.local import COMPONENTS, LocalCluster
+from helpers.cluster.local import COMPONENTS, SHIM_SOCKET_DIRS, LocalCluster
 from helpers.course import Course, connect
 from helpers.pods import busybox_pod, run_pod
 
@@ -41,6 +41,7 @@ def _leftovers(cluster: LocalCluster) -> dict[str, object]:
     state = cluster.layout.state
     return {
         "iptables chains": _kube_iptables_chains(),
+        "dead shim sockets": host.dead_sockets(SHIM_SOCKET_DIRS[0]),
         "processes": host.pids_mentioning(state),
         "container processes": sorted(host.cgroup_pids()),
         "mounts": host.mounts_under(state),
@@ -81,6 +82,7 @@ def test_down_leaves_nothing_behind(local: LocalCluster) -> None:
     local.down()
     assert _leftovers(local) == {
         "iptables chains": [],
+        "dead shim sockets": [],
         "processes": [],
         "container processes": [],
         "mounts": [],
