@@ -13,6 +13,7 @@ lesson lives in this package and is unit-tested. The names a notebook uses:
   :func:`expect_forbidden`, :func:`expect_unauthenticated`
 """
 
+from .accounts import create_legacy_token, create_service_account, create_token
 from .course import Course, connect
 from .display import as_dict, show_yaml, to_yaml
 from .errors import (
@@ -76,6 +77,9 @@ __all__ = [
     "can_i",
     "claims_table",
     "connect",
+    "create_legacy_token",
+    "create_service_account",
+    "create_token",
     "decode_claims",
     "decode_header",
     "delete_pod",
