@@ -25,6 +25,7 @@ __all__ = [
     "create_legacy_token",
     "create_service_account",
     "create_token",
+    "legacy_token_secret",
     "wait_for_service_account",
 ]
 
@@ -69,6 +70,20 @@ def wait_for_service_account(
         time.sleep(0.1)
 
 
+def legacy_token_secret(name: str, service_account: str) -> dict[str, object]:
+    """The manifest of an (empty) legacy token Secret for ``service_account``.
+
+    >>> legacy_token_secret("app-token", "app")["type"]
+    'kubernetes.io/service-account-token'
+    """
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "type": LEGACY_SECRET_TYPE,
+        "metadata": {"name": name, "annotations": {SA_NAME_ANNOTATION: service_account}},
+    }
+
+
 @translate_api_errors
 def create_legacy_token(
     core: client.CoreV1Api,
@@ -85,10 +100,7 @@ def create_legacy_token(
     ``namespace``.
     """
     name = secret_name or f"{service_account}-token"
-    body = client.V1Secret(
-        metadata=client.V1ObjectMeta(name=name, annotations={SA_NAME_ANNOTATION: service_account}),
-        type=LEGACY_SECRET_TYPE,
-    )
+    body = legacy_token_secret(name, service_account)
     core.create_namespaced_secret(namespace, body)
     return wait_for_legacy_token(core, namespace, name, timeout=timeout)
 

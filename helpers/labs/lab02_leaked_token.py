@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from ..accounts import legacy_token_secret
 from ..checks import Lab, NotAttempted, NotYet, Question
 from ..course import Course
 from ..legacy import LAST_USED_LABEL
@@ -51,18 +52,7 @@ def _manifests() -> list[dict[str, Any]]:
         {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": name}}
         for name in accounts
     ]
-    docs += [
-        {
-            "apiVersion": "v1",
-            "kind": "Secret",
-            "type": LEGACY_SECRET_TYPE,
-            "metadata": {
-                "name": secret,
-                "annotations": {"kubernetes.io/service-account.name": account},
-            },
-        }
-        for secret, account in TOKEN_SECRETS.items()
-    ]
+    docs += [legacy_token_secret(secret, account) for secret, account in TOKEN_SECRETS.items()]
     docs.append(
         {
             "apiVersion": "v1",

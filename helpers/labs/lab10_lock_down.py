@@ -17,13 +17,13 @@ from typing import Any, ClassVar
 
 from kubernetes import client
 
+from ..accounts import legacy_token_secret
 from ..checks import Lab, NotAttempted, NotYet, Question
 from ..course import Course
 from ..pods import TOKEN_DIR, busybox_pod, read_pod_token
 from ..reviews import review_token, sa_username
 from ..tokens import Token
 from .common import (
-    LEGACY_SECRET_TYPE,
     apply,
     call_status,
     legacy_secrets,
@@ -62,18 +62,7 @@ def _manifests() -> list[dict[str, Any]]:
         {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": name}}
         for name in (*QUIET_APPS, "operator", "ci")
     ]
-    docs += [
-        {
-            "apiVersion": "v1",
-            "kind": "Secret",
-            "type": LEGACY_SECRET_TYPE,
-            "metadata": {
-                "name": secret,
-                "annotations": {"kubernetes.io/service-account.name": account},
-            },
-        }
-        for secret, account in LEGACY.items()
-    ]
+    docs += [legacy_token_secret(secret, account) for secret, account in LEGACY.items()]
     docs += [
         {
             "apiVersion": "v1",
