@@ -30,6 +30,8 @@ PACKAGE_FILES = {
     "runc": ("/usr/sbin/runc", "/usr/bin/runc"),
     "containernetworking-plugins": ("/usr/lib/cni/bridge",),
     "busybox-static": ("/bin/busybox", "/usr/bin/busybox"),
+    # the static C library, to compile the pause image
+    "libc6-dev": ("/usr/lib/x86_64-linux-gnu/libc.a", "/usr/lib/aarch64-linux-gnu/libc.a"),
 }
 CNI_BIN_DIRS = ("/usr/lib/cni", "/opt/cni/bin")
 
