@@ -76,6 +76,10 @@ class CourseApiError(Exception):
             return head
         return f"{head}: {self.message}"
 
+    def _render_traceback_(self) -> list[str]:
+        """IPython hook: a notebook shows the refusal in one line, not a client traceback."""
+        return [f"{type(self).__name__}: {self}"]
+
 
 class Unauthenticated(CourseApiError):
     """401 "who are you?": the credential was missing, expired or not accepted."""

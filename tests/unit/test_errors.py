@@ -286,3 +286,12 @@ def test_expect_base_class_accepts_any_refusal() -> None:
 def test_expect_lets_unrelated_exceptions_through() -> None:
     with pytest.raises(ZeroDivisionError), expect_forbidden():
         1 / 0  # noqa: B018
+
+
+def test_a_notebook_shows_the_refusal_in_one_line() -> None:
+    err = Forbidden(
+        403, "Forbidden", 'secrets is forbidden: User "x" cannot list resource "secrets"'
+    )
+    assert err._render_traceback_() == [
+        'Forbidden: 403 Forbidden: secrets is forbidden: User "x" cannot list resource "secrets"'
+    ]
