@@ -1,6 +1,8 @@
 """What the lab checkers ask the cluster, in a few verbs.
 
-- :func:`sa_can` — SubjectAccessReview for a ServiceAccount *with its groups*.
+- :func:`sa_can` / :func:`sa_can_request` — SubjectAccessReview for a ServiceAccount
+  *with its groups*.
+- :func:`name_set`, :func:`set_mismatch` — a set-of-names answer, and what is wrong with it.
 - :func:`call_status` — make a real API call with a token; the HTTP status it got.
 - :func:`as_token` — the learner's token answer (``Token`` or string) or *Not yet*.
 - :func:`wait_until_rejected` — TokenReview until the API server says no (its 10 s cache).
@@ -19,15 +21,18 @@ import yaml
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
+from .. import revocation
 from ..accounts import LEGACY_SECRET_TYPE
 from ..checks import NotYet
+from ..cluster.errors import ClusterError
 from ..course import Course
 from ..pods import TOKEN_DIR
-from ..reviews import can_i, review_token, sa_groups, sa_username
+from ..reviews import can_i, sa_groups, sa_username
 from ..tokens import Token
 
 __all__ = [
     "LEGACY_SECRET_TYPE",
+    "Request",
     "action",
     "apply",
     "as_token",
@@ -36,10 +41,14 @@ __all__ = [
     "exists",
     "legacy_secrets",
     "live_pods",
+    "name_set",
+    "plural",
     "pod_trouble",
     "rules_allow",
     "sa_can",
+    "sa_can_request",
     "secret_token",
+    "set_mismatch",
     "token_source",
     "wait_for_named_pod",
     "wait_for_pods",
@@ -126,6 +135,27 @@ def sa_can(
     return bool(status.allowed)
 
 
+#: A request as (verb, resource, API group, subresource), e.g. ("get", "pods", "", "log").
+Request = tuple[str, str, str, str | None]
+
+
+def sa_can_request(
+    course: Course, sa_namespace: str, sa_name: str, req: Request, where: str | None = None
+) -> bool:
+    """:func:`sa_can` for a :data:`Request`, in ``where`` (default: the SA's namespace)."""
+    verb, resource, group, sub = req
+    return sa_can(
+        course,
+        sa_namespace,
+        sa_name,
+        verb,
+        resource,
+        namespace=sa_namespace if where is None else where,
+        group=group,
+        subresource=sub,
+    )
+
+
 def call_status(
     course: Course, token: Token | str, call: Callable[[client.ApiClient], object]
 ) -> tuple[int, str]:
@@ -174,20 +204,55 @@ def wait_until_rejected(
     audiences: Sequence[str] | None = None,
     timeout: float = 15,
 ) -> tuple[bool, float, str]:
-    """TokenReview until the token is rejected: the API server caches a success for 10 s.
+    """TokenReview until the token is rejected (the API server caches a success for 10 s).
+
+    :func:`helpers.revocation.wait_until_rejected`, answering instead of raising, since a
+    check must never raise.
 
     Returns:
         ``(rejected, seconds_waited, error)``.
     """
     start = time.monotonic()
-    while True:
-        status = review_token(course.authn, token, audiences)
-        waited = time.monotonic() - start
-        if not status.authenticated:
-            return True, waited, status.error or ""
-        if waited >= timeout:
-            return False, waited, ""
-        time.sleep(0.5)
+    try:
+        rejection = revocation.wait_until_rejected(
+            course.authn, token, audiences, timeout=timeout, interval=0.5
+        )
+    except ClusterError:
+        return False, time.monotonic() - start, ""
+    return True, rejection.seconds, rejection.error
+
+
+def name_set(value: object, variable: str, what: str, *, strip_prefix: str = "") -> set[str]:
+    """The learner's answer as a set of names, or *Not yet* if it is not a collection.
+
+    >>> sorted(name_set(["ns/a", " b "], "X", "Secret", strip_prefix="ns/"))
+    ['a', 'b']
+    """
+    if isinstance(value, str) or not isinstance(value, set | frozenset | list | tuple):
+        raise NotYet(f"`{variable}` should be a set of {what} names, like `{{'a', 'b'}}`.")
+    return {str(n).strip().removeprefix(strip_prefix) for n in value}
+
+
+def set_mismatch(
+    answer: set[str], truth: set[str], why_not: Callable[[str], str], missed: Callable[[int], str]
+) -> NotYet:
+    """*Not yet* for a set answer: why each extra name is wrong, and how many were missed.
+
+    ``missed(n)`` words the count, e.g. ``lambda n: f"you missed {n} Secret(s)"``.
+    """
+    problems = [why_not(name) for name in sorted(answer - truth)]
+    if truth - answer:
+        problems.append(missed(len(truth - answer)))
+    return NotYet("; ".join(problems) + ".")
+
+
+def plural(n: int, word: str) -> str:
+    """``word`` with an s unless ``n`` is 1.
+
+    >>> plural(1, "Secret"), plural(2, "Secret")
+    ('Secret', 'Secrets')
+    """
+    return word if n == 1 else word + "s"
 
 
 def secret_token(secret: client.V1Secret) -> Token | None:

@@ -22,7 +22,10 @@ from .common import (
     apply,
     exists,
     legacy_secrets,
+    name_set,
+    plural,
     secret_token,
+    set_mismatch,
     wait_for_tokens,
     wait_until_rejected,
 )
@@ -299,11 +302,7 @@ class NeverUsed(Question):
     def evaluate(self, NEVER_USED: object) -> str:
         lab: LeakedTokenLab = self.lab  # type: ignore[assignment]
         ns = lab.namespace
-        if isinstance(NEVER_USED, str) or not isinstance(
-            NEVER_USED, set | frozenset | list | tuple
-        ):
-            raise NotYet("`NEVER_USED` should be a set of Secret names, like `{'a', 'b'}`.")
-        answer = {str(n).strip().removeprefix(f"{ns}/") for n in NEVER_USED}
+        answer = name_set(NEVER_USED, "NEVER_USED", "Secret", strip_prefix=f"{ns}/")
         secrets = {s.metadata.name: s for s in lab.course.core.list_namespaced_secret(ns).items}
         tokens = {n: s for n, s in secrets.items() if s.type == LEGACY_SECRET_TYPE}
         truth = {n for n, s in tokens.items() if LAST_USED_LABEL not in (s.metadata.labels or {})}
@@ -313,19 +312,20 @@ class NeverUsed(Question):
                 "their owners first); unlike bound tokens, they would never expire by "
                 "themselves."
             )
-        problems = []
-        for name in sorted(answer - truth):
+
+        def why_not(name: str) -> str:
             if name not in secrets:
-                problems.append(f"there is no Secret `{name}`")
-            elif name not in tokens:
-                problems.append(f"`{name}` holds no ServiceAccount token")
-            else:
-                problems.append(f"`{name}`'s token has been used")
-        missing = len(truth - answer)
-        if missing:
-            secrets_word = "Secret" if missing == 1 else "Secrets"
-            problems.append(f"you missed {missing} never-used legacy token {secrets_word}")
-        raise NotYet("; ".join(problems) + ".")
+                return f"there is no Secret `{name}`"
+            if name not in tokens:
+                return f"`{name}` holds no ServiceAccount token"
+            return f"`{name}`'s token has been used"
+
+        raise set_mismatch(
+            answer,
+            truth,
+            why_not,
+            lambda n: f"you missed {n} never-used legacy token {plural(n, 'Secret')}",
+        )
 
 
 class LeakedTokenLab(Lab):

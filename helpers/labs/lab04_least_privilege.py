@@ -19,7 +19,19 @@ from ..checks import Lab, NotAttempted, NotYet, Question
 from ..course import Course
 from ..pods import busybox_pod, wait_for_pod
 from ..reviews import review_token, sa_username
-from .common import action, apply, as_token, call_status, rules_allow, sa_can
+from .common import (
+    Request,
+    action,
+    apply,
+    as_token,
+    call_status,
+    name_set,
+    plural,
+    rules_allow,
+    sa_can,
+    sa_can_request,
+    set_mismatch,
+)
 
 __all__ = ["NAMESPACE", "LeastPrivilegeLab", "start"]
 
@@ -184,11 +196,8 @@ class BindRole(Question):
         lab: LeastPrivilegeLab = self.lab  # type: ignore[assignment]
         course, ns = lab.course, lab.namespace
 
-        def can(account: str, req: tuple[str, str, str, str | None], where: str = ns) -> bool:
-            verb, resource, group, sub = req
-            return sa_can(
-                course, ns, account, verb, resource, namespace=where, group=group, subresource=sub
-            )
+        def can(account: str, req: Request, where: str = ns) -> bool:
+            return sa_can_request(course, ns, account, req, where)
 
         missing = [req for req in NEEDED if not can(ACCOUNT, req)]
         bindings = [
@@ -313,14 +322,12 @@ class SecretReaders(Question):
     def evaluate(self, SECRET_READERS: object) -> str:
         lab: LeastPrivilegeLab = self.lab  # type: ignore[assignment]
         course, ns = lab.course, lab.namespace
-        if isinstance(SECRET_READERS, str) or not isinstance(
-            SECRET_READERS, set | frozenset | list | tuple
-        ):
-            raise NotYet(
-                "`SECRET_READERS` should be a set of ServiceAccount names, like `{'a', 'b'}`."
-            )
-        prefix = f"system:serviceaccount:{ns}:"
-        answer = {str(n).strip().removeprefix(prefix) for n in SECRET_READERS}
+        answer = name_set(
+            SECRET_READERS,
+            "SECRET_READERS",
+            "ServiceAccount",
+            strip_prefix=f"system:serviceaccount:{ns}:",
+        )
         accounts = {
             sa.metadata.name for sa in course.core.list_namespaced_service_account(ns).items
         }
@@ -332,17 +339,16 @@ class SecretReaders(Question):
                 "SubjectAccessReview is the ground truth: it evaluates every binding, whichever "
                 "way it names the account."
             )
-        problems = []
-        for name in sorted(answer - truth):
-            if name in accounts:
-                problems.append(f"`{name}` may not read Secrets")
-            else:
-                problems.append(f"there is no ServiceAccount `{name}` in `{ns}`")
-        missing = len(truth - answer)
-        if missing:
-            accounts_word = "ServiceAccount" if missing == 1 else "ServiceAccounts"
-            problems.append(f"you missed {missing} {accounts_word} that may read Secrets")
-        raise NotYet("; ".join(problems) + ".")
+        raise set_mismatch(
+            answer,
+            truth,
+            lambda name: (
+                f"`{name}` may not read Secrets"
+                if name in accounts
+                else f"there is no ServiceAccount `{name}` in `{ns}`"
+            ),
+            lambda n: f"you missed {n} {plural(n, 'ServiceAccount')} that may read Secrets",
+        )
 
 
 class LeastPrivilegeLab(Lab):

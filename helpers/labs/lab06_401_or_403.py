@@ -23,7 +23,15 @@ from ..course import Course
 from ..pods import TOKEN_DIR, busybox_pod, read_pod_token
 from ..reviews import review_token, sa_username
 from ..tokens import Token
-from .common import action, apply, call_status, sa_can, wait_for_named_pod, wait_for_pods
+from .common import (
+    Request,
+    action,
+    apply,
+    call_status,
+    sa_can_request,
+    wait_for_named_pod,
+    wait_for_pods,
+)
 
 __all__ = ["NAMESPACE", "DiagnoseLab", "start"]
 
@@ -279,11 +287,8 @@ class FixBinding(Question):
         lab: DiagnoseLab = self.lab  # type: ignore[assignment]
         course, ns = lab.course, lab.namespace
 
-        def can(account: str, req: tuple[str, str, str, str | None], where: str = ns) -> bool:
-            verb, resource, group, sub = req
-            return sa_can(
-                course, ns, account, verb, resource, namespace=where, group=group, subresource=sub
-            )
+        def can(account: str, req: Request, where: str = ns) -> bool:
+            return sa_can_request(course, ns, account, req, where)
 
         allowed = can("syncer", ("list", "configmaps", "", None))
         bindings = course.rbac.list_namespaced_role_binding(ns).items

@@ -28,7 +28,10 @@ from .common import (
     call_status,
     legacy_secrets,
     live_pods,
+    name_set,
+    plural,
     pod_trouble,
+    set_mismatch,
     token_source,
     wait_for_pods,
     wait_for_tokens,
@@ -147,11 +150,7 @@ class FindLegacy(Question):
     def evaluate(self, LEGACY_SECRETS: object) -> str:
         lab: LockDownLab = self.lab  # type: ignore[assignment]
         ns = lab.namespace
-        if isinstance(LEGACY_SECRETS, str) or not isinstance(
-            LEGACY_SECRETS, set | frozenset | list | tuple
-        ):
-            raise NotYet("`LEGACY_SECRETS` should be a set of Secret names, like `{'a', 'b'}`.")
-        answer = {str(n).strip().removeprefix(f"{ns}/") for n in LEGACY_SECRETS}
+        answer = name_set(LEGACY_SECRETS, "LEGACY_SECRETS", "Secret", strip_prefix=f"{ns}/")
         now = {s.metadata.name for s in legacy_secrets(lab.course, ns)}
         if answer in (now, set(LEGACY)):
             return (
@@ -159,17 +158,16 @@ class FindLegacy(Question):
                 "replace the one, the other can simply go."
             )
         secrets = {s.metadata.name: s for s in lab.course.core.list_namespaced_secret(ns).items}
-        problems = []
-        for name in sorted(answer - now - set(LEGACY)):
-            if name in secrets:
-                problems.append(f"`{name}` is an ordinary Secret (type `{secrets[name].type}`)")
-            else:
-                problems.append(f"there is no Secret `{name}`")
-        missing = len(set(LEGACY) - answer)
-        if missing:
-            word = "Secret" if missing == 1 else "Secrets"
-            problems.append(f"you missed {missing} legacy token {word}")
-        raise NotYet("; ".join(problems) + ".")
+        raise set_mismatch(
+            answer - (now - set(LEGACY)),  # a legacy Secret the learner added counts as right
+            set(LEGACY),
+            lambda name: (
+                f"`{name}` is an ordinary Secret (type `{secrets[name].type}`)"
+                if name in secrets
+                else f"there is no Secret `{name}`"
+            ),
+            lambda n: f"you missed {n} legacy token {plural(n, 'Secret')}",
+        )
 
 
 class NoTokenWhereNotNeeded(Question):
