@@ -21,8 +21,10 @@ from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
 from . import cluster
+from .cluster.controlplane import ControlPlane, control_plane
 from .cluster.errors import ClusterError
 from .errors import translate_api_errors
+from .facts import check_version
 from .tokens import Token
 
 __all__ = ["Course", "connect"]
@@ -62,6 +64,15 @@ class Course:
     def server(self) -> str:
         """The API server's URL."""
         return self.api.configuration.host
+
+    @cached_property
+    def control_plane(self) -> ControlPlane:
+        """Flags and key files of kube-apiserver and kube-controller-manager, where visible.
+
+        ``course.control_plane.visible`` is False on an existing cluster (kubeconfig
+        backend): its control plane is out of reach, and the course teaches from the API.
+        """
+        return control_plane(self.backend)
 
     @translate_api_errors
     def version(self) -> str:
@@ -163,7 +174,7 @@ class Course:
     def reconnect(self) -> None:
         """Reload the kubeconfig (after the cluster was restarted with fresh keys)."""
         self.api = config.new_client_from_config(config_file=str(self.kubeconfig))
-        for name in ("core", "rbac", "authn", "authz"):
+        for name in ("core", "rbac", "authn", "authz", "control_plane"):
             self.__dict__.pop(name, None)
 
     def cleanup(self, wait: bool = False) -> None:
@@ -194,10 +205,24 @@ def _answers(api: client.ApiClient) -> bool:
         return False
 
 
+def _client(kubeconfig: Path, backend: str) -> client.ApiClient:
+    try:
+        return config.new_client_from_config(config_file=str(kubeconfig))
+    except Exception as exc:  # the kubernetes client raises ConfigException, ValueError, …
+        raise ClusterError(
+            f"The kubeconfig of the {backend} backend ({kubeconfig}) cannot be used "
+            f"({str(exc).splitlines()[0] if str(exc) else type(exc).__name__}): "
+            "check the file, or run `make cluster-up` to write a new one."
+        ) from None
+
+
 def connect(start: bool = True) -> Course:
     """Connect to the course cluster; start it first if none is running and ``start``.
 
-    Sets ``KUBECONFIG`` for this process, so ``!kubectl`` cells use the same cluster.
+    Then check that the cluster is new enough (:data:`helpers.facts.MIN_KUBERNETES`) and,
+    on an existing cluster (the kubeconfig backend), that this identity holds everything
+    the course needs — each failure is one sentence, before any notebook fails halfway.
+    Sets ``KUBECONFIG`` for this process, so ``%%bash`` kubectl cells use the same cluster.
     """
     recorded = cluster.current()
     if recorded is None:
@@ -208,16 +233,22 @@ def connect(start: bool = True) -> Course:
         cluster.up()
         recorded = cluster.current()
         assert recorded is not None
+    backend = recorded["backend"]
     kubeconfig = Path(recorded["kubeconfig"])
-    api = config.new_client_from_config(config_file=str(kubeconfig))
+    api = _client(kubeconfig, backend)
     if not _answers(api):
-        if not start:
+        if not start or backend == "kubeconfig":
             raise ClusterError(
-                f"The course cluster ({recorded['backend']}) does not answer at "
-                f"{api.configuration.host}: run `make cluster-up` and try again."
+                f"The course cluster ({backend}) does not answer at "
+                f"{api.configuration.host}: "
+                + (
+                    "check that it runs and that the kubeconfig is the right one."
+                    if backend == "kubeconfig"
+                    else "run `make cluster-up` and try again."
+                )
             )
-        cluster.up()
-        api = config.new_client_from_config(config_file=str(kubeconfig))
+        cluster.up(backend=backend)
+        api = _client(kubeconfig, backend)
         if not _answers(api):
             raise ClusterError(
                 f"The course cluster still does not answer at {api.configuration.host}: "
@@ -227,4 +258,10 @@ def connect(start: bool = True) -> Course:
     _ensure_kubectl_on_path()
     with contextlib.suppress(Exception):
         api.user_agent = "sa-course/helpers"
-    return Course(api=api, kubeconfig=kubeconfig, backend=recorded["backend"])
+    course = Course(api=api, kubeconfig=kubeconfig, backend=backend)
+    check_version(course.version())
+    if backend == "kubeconfig":
+        from .preflight import check_permissions
+
+        check_permissions(api)
+    return course

@@ -89,46 +89,94 @@ def get_backend(name: str, progress: Progress | None = None) -> Backend:
     raise ClusterError(f"Unknown backend {name!r}: use one of {', '.join(BACKENDS)}.")
 
 
+def _records_dir() -> Path:
+    return config.cache_dir() / "clusters"
+
+
+def _record_file(backend: str) -> Path:
+    return _records_dir() / f"{backend}.json"
+
+
 def _current_file() -> Path:
+    """Which backend ``up()`` started last: the one notebooks use when none is asked for."""
     return config.cache_dir() / "current-cluster.json"
 
 
-def current() -> dict[str, str] | None:
-    """What ``up()`` recorded: ``{"backend": ..., "kubeconfig": ...}``, or None."""
+def wanted_backend(env: Mapping[str, str] | None = None) -> str | None:
+    """The backend ``COURSE_BACKEND`` names explicitly, or None for ``auto`` / unset."""
+    env = os.environ if env is None else env
+    wanted = env.get("COURSE_BACKEND", "auto").strip().lower() or "auto"
+    return None if wanted == "auto" else choose_backend(env)[0]
+
+
+def current(backend: str | None = None) -> dict[str, str] | None:
+    """What ``up()`` recorded: ``{"backend": ..., "kubeconfig": ...}``, or None.
+
+    ``backend`` (default: the one ``COURSE_BACKEND`` names, else the last one started)
+    picks the record, so a local and a kind cluster can run side by side. The kubeconfig
+    backend records nothing: its kubeconfig is always the one the environment names.
+    """
+    backend = backend or wanted_backend()
+    if backend == "kubeconfig":
+        from .existing import kubeconfig_path
+
+        path = kubeconfig_path()
+        return {"backend": "kubeconfig", "kubeconfig": str(path)} if path.is_file() else None
     try:
-        data = json.loads(_current_file().read_text())
-    except (OSError, ValueError):
+        if backend is None:
+            backend = json.loads(_current_file().read_text())["backend"]
+        data = json.loads(_record_file(str(backend)).read_text())
+    except (OSError, ValueError, KeyError):
         return None
     if not Path(data.get("kubeconfig", "")).is_file():
         return None
     return data
 
 
+def _record(name: str, path: Path) -> None:
+    _records_dir().mkdir(parents=True, exist_ok=True)
+    _record_file(name).write_text(json.dumps({"backend": name, "kubeconfig": str(path)}))
+    _current_file().write_text(json.dumps({"backend": name}))
+
+
+def _forget(name: str) -> None:
+    _record_file(name).unlink(missing_ok=True)
+    try:
+        if json.loads(_current_file().read_text()).get("backend") == name:
+            _current_file().unlink()
+    except (OSError, ValueError):
+        pass
+
+
 def _recorded_or_chosen() -> str:
-    if "COURSE_BACKEND" not in os.environ:
-        recorded = current()
-        if recorded:
-            return recorded["backend"]
-    return choose_backend()[0]
+    wanted = wanted_backend()
+    if wanted:
+        return wanted
+    recorded = current()
+    return recorded["backend"] if recorded else choose_backend()[0]
 
 
-def up(progress: Progress | None = None) -> Path:
-    """Start (or reuse) the course cluster; return the path of its kubeconfig."""
+def up(progress: Progress | None = None, backend: str | None = None) -> Path:
+    """Start (or reuse) the course cluster; return the path of its kubeconfig.
+
+    ``backend`` (e.g. the one a notebook was using) overrides the choice of
+    ``COURSE_BACKEND`` / auto.
+    """
     progress = progress or Progress()
-    name, why = choose_backend()
+    name, why = (backend, "the course cluster in use") if backend else choose_backend()
     progress.say(f"course cluster backend: {name} ({why})")
     backend = get_backend(name, progress)
     path = backend.up()
-    _current_file().parent.mkdir(parents=True, exist_ok=True)
-    _current_file().write_text(json.dumps({"backend": name, "kubeconfig": str(path)}))
+    if name != "kubeconfig":
+        _record(name, path)
     return path
 
 
 def down(progress: Progress | None = None) -> None:
     """Stop the course cluster and remove what it left (the kubeconfig backend: nothing)."""
-    backend = get_backend(_recorded_or_chosen(), progress)
-    backend.down()
-    _current_file().unlink(missing_ok=True)
+    name = _recorded_or_chosen()
+    get_backend(name, progress).down()
+    _forget(name)
 
 
 def status() -> object:
@@ -146,31 +194,12 @@ def kubeconfig() -> Path:
     )
 
 
-#: Flags that decide how ServiceAccount tokens are issued, signed and checked.
-SA_FLAG_PREFIXES = ("--service-account-", "--api-audiences", "--root-ca-file")
-
-
-def control_plane_flags(prefixes: tuple[str, ...] = SA_FLAG_PREFIXES) -> dict[str, list[str]]:
+def control_plane_flags(prefixes: tuple[str, ...] | None = None) -> dict[str, list[str]]:
     """The ServiceAccount flags of kube-apiserver and kube-controller-manager, as running.
 
-    Read from the processes' command lines (local backend) or from the static Pod
-    manifests inside the kind node (kind backend). An existing cluster's control plane
-    is usually out of reach: then the dict is empty.
+    Empty where the control plane cannot be seen (an existing cluster): see
+    :func:`helpers.cluster.controlplane.control_plane`.
     """
-    recorded = current() or {}
-    backend = recorded.get("backend") or _recorded_or_chosen()
-    argv: dict[str, list[str]] = {}
-    if backend == "local":
-        from .local import LocalCluster
+    from .controlplane import SA_FLAG_PREFIXES, control_plane
 
-        sup = LocalCluster(progress=Progress(quiet=True)).sup
-        for name in ("kube-apiserver", "kube-controller-manager"):
-            pid = sup.pid(name)
-            if pid:
-                raw = Path(f"/proc/{pid}/cmdline").read_bytes()
-                argv[name] = [a.decode() for a in raw.split(b"\0") if a]
-    elif backend == "kind":
-        from .kind import node_command_lines
-
-        argv = node_command_lines()
-    return {name: [a for a in args if a.startswith(prefixes)] for name, args in argv.items()}
+    return control_plane().flags(prefixes or SA_FLAG_PREFIXES)

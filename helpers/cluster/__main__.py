@@ -1,4 +1,4 @@
-"""Command line: ``python -m helpers.cluster up|down|status|build|kubeconfig``.
+"""Command line: ``python -m helpers.cluster up|down|status|running|build|kubeconfig``.
 
 Errors are printed as one sentence (no traceback) and exit with status 1.
 """
@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import config, down, get_backend, kubeconfig, status, up
+from . import config, current, down, get_backend, kubeconfig, status, up
 from .build import ensure_all_built
 from .errors import ClusterError
 from .images import ensure_images
@@ -35,22 +35,30 @@ def _print_status() -> None:
 
 
 def _answers() -> bool:
-    """True if a recorded course cluster answers its API."""
-    from helpers.course import connect
+    """True if the course cluster (of ``COURSE_BACKEND``, else the last started) answers."""
+    from kubernetes import config as kube_config
 
-    try:
-        connect(start=False)
-    except ClusterError:
+    from helpers.course import _answers
+
+    recorded = current()
+    if recorded is None:
         return False
-    return True
+    try:
+        api = kube_config.new_client_from_config(config_file=recorded["kubeconfig"])
+    except Exception:
+        return False
+    return _answers(api)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m helpers.cluster", description=__doc__)
     parser.add_argument(
         "command",
-        choices=["up", "down", "status", "build", "kubeconfig"],
-        help="up: start or reuse; down: stop and clean; build: only build binaries and images",
+        choices=["up", "down", "status", "running", "build", "kubeconfig"],
+        help=(
+            "up: start or reuse; down: stop and clean; running: exit 0 if the course "
+            "cluster answers; build: only build binaries and images"
+        ),
     )
     args = parser.parse_args(argv)
     try:
