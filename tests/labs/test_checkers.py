@@ -25,7 +25,7 @@ from typing import Any
 import jwt
 import pytest
 
-from helpers import busybox_pod, delete_pod, read_pod_token, review_token, verify_offline
+from helpers import busybox_pod, delete_pod, facts, read_pod_token, review_token, verify_offline
 from helpers.accounts import create_legacy_token
 from helpers.checks import CORRECT, NOT_ATTEMPTED, NOT_YET, Lab, Question, Result, ____
 from helpers.course import Course
@@ -521,7 +521,7 @@ LAB07 = {
                     "--audience",
                     AUD,
                     "--audience",
-                    "https://kubernetes.default.svc",
+                    facts.api_audiences(lab.course, lab.namespace)[0],
                     "--duration=10m",
                 )
             },
