@@ -8,11 +8,12 @@ BIN := $(CURDIR)/$(VENV)/bin
 PY := $(BIN)/python
 export PATH := $(BIN):$(PATH)
 
-# What `make test` runs: helper unit tests and doctests, cluster tests, every notebook and lab.
-PYTEST_ARGS ?= --nbval-lax --nbval-current-env -p no:cacheprovider notebooks labs tests helpers
+# `make test` runs tests/run.py: the tests that need no cluster once, then every cluster test,
+# checker test, notebook and lab on each backend this machine can run (local, kubeconfig, kind).
+RUN_TESTS = KEEP=$(KEEP) $(PY) tests/run.py
 
 .DEFAULT_GOAL := help
-.PHONY: help setup build lab test cluster-up cluster-down cluster-status bench lint nav clean distclean
+.PHONY: help setup build lab test test-unit test-local test-kubeconfig test-kind cluster-up cluster-down cluster-status bench lint nav clean distclean
 
 help: ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -45,14 +46,20 @@ lab: cluster-up ## start the cluster and open the course in JupyterLab
 	@$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 $(if $(filter 0,$(shell id -u)),--allow-root,) \
 		--ServerApp.root_dir=$(CURDIR) notebooks/00_setup.ipynb
 
-test: setup ## run every test, notebook and lab against the course cluster
-	@if $(PY) -m helpers.cluster running 2>/dev/null; then was_up=1; else was_up=; fi; \
-	$(PY) -m helpers.cluster up || exit 1; \
-	$(BIN)/pytest $(PYTEST_ARGS); rc=$$?; \
-	if [ -z "$$was_up" ] && [ -z "$(KEEP)" ]; then $(PY) -m helpers.cluster down; \
-	else echo "keeping the cluster running (make cluster-down stops it)"; fi; \
-	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests"; fi; \
-	exit $$rc
+test: setup ## run every test, notebook and lab on every backend this machine can run
+	@$(RUN_TESTS)
+
+test-unit: setup ## only the tests that need no cluster (helpers, doctests, the course's files)
+	@$(RUN_TESTS) --backends=
+
+test-local: setup ## every cluster test, notebook and lab on the local cluster
+	@$(RUN_TESTS) --no-offline --backends=local
+
+test-kubeconfig: setup ## the same through the kubeconfig backend (an existing cluster; runs on local)
+	@$(RUN_TESTS) --no-offline --backends=kubeconfig
+
+test-kind: setup ## the same on a kind cluster (starts the test-only Docker engine where none runs)
+	@$(RUN_TESTS) --no-offline --backends=kind
 
 bench: setup ## time a fresh start of the local cluster (and its memory); prints a table
 	@$(PY) -m helpers.cluster.bench
