@@ -46,6 +46,7 @@ from typing import Any, ClassVar, Literal
 
 from kubernetes.client.exceptions import ApiException
 
+from .bindings import delete_lab_cluster_bindings
 from .errors import CourseApiError, from_api_exception
 
 __all__ = [
@@ -360,15 +361,11 @@ class Lab:
         A ClusterRoleBinding from an earlier run names the lab's accounts by namespace and
         name, so it would grant the new accounts of the same names the same rights.
         """
-        from .labs.common import delete_lab_cluster_bindings
-
         delete_lab_cluster_bindings(self.course, self.namespace)
         self.course.fresh_namespace(self.namespace)
 
     def clean_up(self) -> None:
         """Delete the lab's namespace, and ClusterRoleBindings that bind only its accounts."""
-        from .labs.common import delete_lab_cluster_bindings
-
         delete_lab_cluster_bindings(self.course, self.namespace)
         self.course.delete_namespace(self.namespace)
 

@@ -202,4 +202,4 @@ def control_plane_flags(prefixes: tuple[str, ...] | None = None) -> dict[str, li
     """
     from .controlplane import SA_FLAG_PREFIXES, control_plane
 
-    return control_plane().flags(prefixes or SA_FLAG_PREFIXES)
+    return control_plane(_recorded_or_chosen()).flags(prefixes or SA_FLAG_PREFIXES)

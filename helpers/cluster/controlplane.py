@@ -145,11 +145,8 @@ def kind_control_plane() -> ControlPlane:
     return ControlPlane("kind", where, kind.node_command_lines(), node_stat, node_read)
 
 
-def control_plane(backend: str | None = None) -> ControlPlane:
-    """The control plane of the course cluster, as far as it can be seen from here."""
-    from . import _recorded_or_chosen
-
-    backend = backend or _recorded_or_chosen()
+def control_plane(backend: str) -> ControlPlane:
+    """The control plane of ``backend``'s course cluster, as far as it can be seen from here."""
     if backend == "local":
         return local_control_plane()
     if backend == "kind":

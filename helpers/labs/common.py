@@ -23,6 +23,7 @@ from kubernetes.client.exceptions import ApiException
 
 from .. import revocation
 from ..accounts import LEGACY_SECRET_TYPE
+from ..bindings import delete_lab_cluster_bindings
 from ..checks import NotYet
 from ..cluster.errors import ClusterError
 from ..course import Course
@@ -416,33 +417,3 @@ def apply(course: Course, manifests: Sequence[dict[str, Any]], namespace: str) -
     """``kubectl apply`` the manifests into ``namespace`` (one call, server-side defaults)."""
     text = yaml.safe_dump_all(list(manifests), sort_keys=False)
     return course.kubectl("apply", "-n", namespace, "-f", "-", input=text)
-
-
-def delete_lab_cluster_bindings(course: Course, namespace: str) -> list[str]:
-    """Delete ClusterRoleBindings that only bind subjects of ``namespace``; return names.
-
-    A learner may try a ClusterRoleBinding in a lab (a realistic mistake); clean-up removes
-    it with the namespace so nothing of the lab outlives it. Bindings that name anyone
-    outside the lab's namespace are left alone.
-    """
-    removed = []
-    for crb in course.rbac.list_cluster_role_binding().items:
-        subjects = crb.subjects or []
-        if subjects and all(_in_namespace(s, namespace) for s in subjects):
-            try:
-                course.rbac.delete_cluster_role_binding(crb.metadata.name)
-                removed.append(crb.metadata.name)
-            except ApiException as exc:
-                if exc.status != 404:
-                    raise
-    return removed
-
-
-def _in_namespace(subject: client.RbacV1Subject, namespace: str) -> bool:
-    if subject.kind == "ServiceAccount":
-        return subject.namespace == namespace
-    if subject.kind == "Group":
-        return subject.name == f"system:serviceaccounts:{namespace}"
-    if subject.kind == "User":
-        return subject.name.startswith(f"system:serviceaccount:{namespace}:")
-    return False
