@@ -13,7 +13,7 @@ export PATH := $(BIN):$(PATH)
 RUN_TESTS = KEEP=$(KEEP) $(PY) tests/run.py
 
 .DEFAULT_GOAL := help
-.PHONY: help setup build lab test test-unit test-local test-kubeconfig test-kind cluster-up cluster-down cluster-status bench lint nav clean distclean
+.PHONY: help setup build kind-image lab test test-unit test-local test-kubeconfig test-kind cluster-up cluster-down cluster-status bench lint nav clean distclean
 
 help: ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -32,6 +32,9 @@ $(VENV)/.installed: pyproject.toml
 
 build: setup ## build the local cluster's binaries and images (cached in ~/.cache/sa-course)
 	@$(PY) -m helpers.cluster build
+
+kind-image: setup ## build the kind node image for machines without a registry (needs Docker; cached)
+	@$(PY) -m helpers.cluster kind-image
 
 cluster-up: setup ## start the course cluster, or reuse the running one
 	@$(PY) -m helpers.cluster up

@@ -54,10 +54,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m helpers.cluster", description=__doc__)
     parser.add_argument(
         "command",
-        choices=["up", "down", "status", "running", "build", "kubeconfig"],
+        choices=["up", "down", "status", "running", "build", "kubeconfig", "kind-image"],
         help=(
             "up: start or reuse; down: stop and clean; running: exit 0 if the course "
-            "cluster answers; build: only build binaries and images"
+            "cluster answers; build: only build binaries and images; kind-image: build the "
+            "kind node image for machines without a registry"
         ),
     )
     args = parser.parse_args(argv)
@@ -78,6 +79,11 @@ def main(argv: list[str] | None = None) -> int:
             ensure_all_built(layout, progress)
             ensure_images(layout, progress)
             progress.say("binaries and images are ready")
+        elif args.command == "kind-image":
+            from .kindimage import ensure_node_image
+
+            progress = Progress()
+            progress.say(f"kind node image: {ensure_node_image(progress=progress)}")
     except ClusterError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

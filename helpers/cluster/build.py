@@ -62,6 +62,8 @@ def kubernetes_build(version: str = config.KUBERNETES_VERSION) -> GoBuild:
             f"-X {pkg}.gitTreeState=clean",
         ]
     names = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet")
+    # kubeadm, kubectl and kube-proxy: the kind node image (and kube-proxy for Services)
+    names += ("kubeadm", "kubectl", "kube-proxy")
     return GoBuild(
         name="kubernetes",
         module="k8s.io/kubernetes",
@@ -97,6 +99,48 @@ def containerd_build(version: str = config.CONTAINERD_VERSION) -> GoBuild:
 
 
 ALL_BUILDS = (kubernetes_build, etcd_build, containerd_build)
+
+#: crictl for the kind node image: the newest cri-tools the proxy serves that is not newer
+#: than KUBERNETES_VERSION (kind v0.32.0 ships v1.36.0, which the proxy does not serve).
+CRICTL_VERSION = "v1.34.0"
+#: CoreDNS exactly as `kubeadm config images list --kubernetes-version v1.36.1` expects.
+COREDNS_VERSION = "v1.14.2"
+
+
+def kind_build(version: str = config.KIND_VERSION) -> GoBuild:
+    """The kind command line at ``version`` (its version string is a constant in the source)."""
+    return GoBuild(
+        name="kind",
+        module="sigs.k8s.io/kind",
+        version=version,
+        binaries={"kind": "sigs.k8s.io/kind"},
+    )
+
+
+def crictl_build(version: str = CRICTL_VERSION) -> GoBuild:
+    """crictl, the CRI client kind's node image carries, with its version ldflag."""
+    return GoBuild(
+        name="crictl",
+        module="sigs.k8s.io/cri-tools",
+        version=version,
+        binaries={"crictl": "sigs.k8s.io/cri-tools/cmd/crictl"},
+        ldflags=(f"-X sigs.k8s.io/cri-tools/pkg/version.Version={version.lstrip('v')}",),
+    )
+
+
+def coredns_build(version: str = COREDNS_VERSION) -> GoBuild:
+    """CoreDNS, the cluster DNS kubeadm deploys."""
+    return GoBuild(
+        name="coredns",
+        module="github.com/coredns/coredns",
+        version=version,
+        binaries={"coredns": "github.com/coredns/coredns"},
+        ldflags=(f"-X github.com/coredns/coredns/coremain.GitCommit={version}",),
+    )
+
+
+#: Everything the course's own kind node image is assembled from.
+KIND_NODE_BUILDS = (kubernetes_build, etcd_build, containerd_build, crictl_build, coredns_build)
 
 
 # -- the wrapper module ------------------------------------------------------------------
@@ -332,3 +376,11 @@ def ensure_all_built(layout: config.Layout, progress: Progress) -> dict[str, Pat
     if fresh:
         progress.say(f"all binaries built in {time.monotonic() - started:.0f}s")
     return paths
+
+
+def recipe_stamp(build: GoBuild, layout: config.Layout) -> str:
+    """The recipe hash a finished build of ``build`` recorded, or '' if it is not built."""
+    try:
+        return (layout.bin / build.key / STAMP).read_text().strip()
+    except OSError:
+        return ""

@@ -1,8 +1,7 @@
-"""Choosing a backend, and the exact commands the kind backend issues (no Docker here)."""
+"""Choosing a backend (the kind backend's commands are tested in test_kind_backend.py)."""
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -37,22 +36,6 @@ def test_kind_node_image_matches_the_local_kubernetes_version() -> None:
     assert doc["networking"]["apiServerAddress"] == "127.0.0.1"
 
 
-class Recorder:
-    """Stands in for subprocess in pytest-kind: records the commands, answers like kind."""
-
-    def __init__(self, clusters: str = "") -> None:
-        self.calls: list[list[str]] = []
-        self.clusters = clusters
-
-    def check_output(self, cmd: list[str], **_: object) -> str:
-        self.calls.append(list(cmd))
-        return self.clusters
-
-    def run(self, cmd: list[str], **_: object) -> subprocess.CompletedProcess[str]:
-        self.calls.append(list(cmd))
-        return subprocess.CompletedProcess(cmd, 0)
-
-
 @pytest.fixture
 def backend(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> kind.KindBackend:
     (tmp_path / "bin").mkdir()
@@ -61,70 +44,6 @@ def backend(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> kind.KindBackend
     )  # pytest-kind downloads kind only when this path is missing
     monkeypatch.setattr(kind.shutil, "which", lambda name: str(tmp_path / "bin" / name))
     return kind.KindBackend(layout=config.Layout(cache=tmp_path, state=tmp_path / "state"))
-
-
-def test_kind_create_command(backend: kind.KindBackend, monkeypatch: pytest.MonkeyPatch) -> None:
-    import pytest_kind.cluster as pk
-
-    rec = Recorder()
-    monkeypatch.setattr(pk, "subprocess", rec)
-    monkeypatch.setattr(
-        pk.pykube, "KubeConfig", type("K", (), {"from_file": staticmethod(lambda p: None)})
-    )
-    monkeypatch.setattr(pk.pykube, "HTTPClient", lambda cfg: None)
-    monkeypatch.setattr(kind, "docker_available", lambda: True)
-    backend.dir.mkdir(parents=True)
-    backend.kubeconfig.write_text("")
-    backend.up()
-    kind_bin = str(backend.layout.cache / "bin" / "kind")
-    assert rec.calls[0] == [kind_bin, "get", "clusters"]
-    assert rec.calls[1] == [
-        kind_bin,
-        "create",
-        "cluster",
-        "--name=sa-course",
-        f"--kubeconfig={backend.kubeconfig}",
-        f"--image={config.KIND_NODE_IMAGE}",
-        "--config",
-        str(backend.dir / "kind-config.yaml"),
-    ]
-
-
-def test_kind_reuses_an_existing_cluster(
-    backend: kind.KindBackend, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import pytest_kind.cluster as pk
-
-    rec = Recorder(clusters="sa-course\n")
-    monkeypatch.setattr(pk, "subprocess", rec)
-    monkeypatch.setattr(
-        pk.pykube, "KubeConfig", type("K", (), {"from_file": staticmethod(lambda p: None)})
-    )
-    monkeypatch.setattr(pk.pykube, "HTTPClient", lambda cfg: None)
-    monkeypatch.setattr(kind, "docker_available", lambda: True)
-    backend.dir.mkdir(parents=True)
-    backend.kubeconfig.write_text("")
-    backend.up()
-    assert [c[1] for c in rec.calls] == ["get"]
-
-
-def test_kind_delete_command(backend: kind.KindBackend, monkeypatch: pytest.MonkeyPatch) -> None:
-    import pytest_kind.cluster as pk
-
-    rec = Recorder()
-    monkeypatch.setattr(pk, "subprocess", rec)
-    monkeypatch.setattr(kind, "docker_available", lambda: True)
-    backend.down()
-    kind_bin = str(backend.layout.cache / "bin" / "kind")
-    assert rec.calls == [
-        [
-            kind_bin,
-            "delete",
-            "cluster",
-            "--name=sa-course",
-            f"--kubeconfig={backend.kubeconfig}",
-        ]
-    ]
 
 
 def test_kind_without_docker_says_what_to_do(
