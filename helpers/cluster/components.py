@@ -2,7 +2,8 @@
 
 Pure functions of the layout and ports (unit-tested without starting anything). The
 flags follow Kubernetes' own ``hack/local-up-cluster.sh``, trimmed to what the course
-needs, with every listener on 127.0.0.1.
+needs. Every listener is on 127.0.0.1, except the two that Pods must reach: the API
+server and CoreDNS, on the node's address on its own bridge (``config.NODE_IP``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import yaml
 
 from . import config
 from .config import Layout, Ports
+from .pki import CLIENTS
 
 
 def etcd_args(bin_dir: Path, layout: Layout, ports: Ports) -> list[str]:
@@ -34,12 +36,22 @@ def etcd_args(bin_dir: Path, layout: Layout, ports: Ports) -> list[str]:
     ]
 
 
+def api_server_url(ports: Ports) -> str:
+    """Where every client, on the host or in a Pod (through the Service), finds the API."""
+    return f"https://{config.NODE_IP}:{ports.apiserver}"
+
+
 def apiserver_args(bin_dir: Path, layout: Layout, ports: Ports) -> list[str]:
-    """kube-apiserver, with the ServiceAccount flags the course teaches."""
+    """kube-apiserver, with the ServiceAccount flags the course teaches.
+
+    It listens on the node's bridge address and advertises it as the endpoint of the
+    ``kubernetes`` Service, which may not be a loopback address.
+    """
     pki = layout.pki
     return [
         str(bin_dir / "kube-apiserver"),
-        "--bind-address=127.0.0.1",
+        f"--bind-address={config.NODE_IP}",
+        f"--advertise-address={config.NODE_IP}",
         f"--secure-port={ports.apiserver}",
         f"--etcd-servers=http://127.0.0.1:{ports.etcd_client}",
         f"--tls-cert-file={pki / 'apiserver.crt'}",
@@ -49,7 +61,7 @@ def apiserver_args(bin_dir: Path, layout: Layout, ports: Ports) -> list[str]:
         f"--service-account-issuer={config.SERVICE_ACCOUNT_ISSUER}",
         f"--service-account-signing-key-file={pki / 'sa.key'}",
         f"--service-account-key-file={pki / 'sa.pub'}",
-        f"--service-account-jwks-uri=https://127.0.0.1:{ports.apiserver}/openid/v1/jwks",
+        f"--service-account-jwks-uri={api_server_url(ports)}/openid/v1/jwks",
         # -- who may do what --
         "--authorization-mode=Node,RBAC",
         "--enable-admission-plugins=NodeRestriction",
@@ -174,7 +186,13 @@ disabled_plugins = [
 
 
 def cni_conflist(layout: Layout) -> str:
-    """One bridge network for pods; no gateway, no masquerading, so no iptables rules."""
+    """One bridge network for Pods, with one route: Service IPs, via the node's address.
+
+    No default route and no masquerading, so Pods reach the node and nothing beyond it.
+    The bridge and its address are ours (``host.ensure_bridge``): ``isGateway`` would make
+    the plugin switch on the host's IP forwarding, which nothing here needs, because a
+    Service IP is DNATed to the node's own address and never forwarded.
+    """
     doc = {
         "cniVersion": "1.0.0",
         "name": "sa-course",
@@ -186,7 +204,8 @@ def cni_conflist(layout: Layout) -> str:
                 "ipMasq": False,
                 "ipam": {
                     "type": "host-local",
-                    "ranges": [[{"subnet": config.POD_SUBNET}]],
+                    "ranges": [[{"subnet": config.POD_SUBNET, "gateway": config.NODE_IP}]],
+                    "routes": [{"dst": config.SERVICE_SUBNET, "gw": config.NODE_IP}],
                     "dataDir": str(layout.cni_ipam),
                 },
             }
@@ -223,8 +242,8 @@ def kubelet_config(layout: Layout, ports: Ports) -> str:
         "failSwapOn": False,
         "podLogsDir": str(layout.state / "pod-logs"),
         "resolvConf": "/etc/resolv.conf",
-        "clusterDomain": "cluster.local",
-        # No DNS add-on runs; naming an address keeps pods on the usual ClusterFirst policy.
+        # The kube-dns Service, backed by CoreDNS on the node (see dns_service).
+        "clusterDomain": config.CLUSTER_DOMAIN,
         "clusterDNS": [config.CLUSTER_DNS],
         "rotateCertificates": False,
         "serializeImagePulls": False,
@@ -239,7 +258,8 @@ def kubelet_config(layout: Layout, ports: Ports) -> str:
             "imagefs.available": "1%",
             "nodefs.inodesFree": "1%",
         },
-        # Leave the host's firewall alone: no KUBE-* iptables chains (no kube-proxy runs).
+        # Leave the host's firewall alone: no KUBE-* iptables chains (kube-proxy keeps its
+        # rules in its own nftables table).
         "makeIPTablesUtilChains": False,
         "nodeStatusUpdateFrequency": "2s",
         "nodeStatusReportFrequency": "1m",
@@ -256,6 +276,7 @@ def kubelet_args(bin_dir: Path, layout: Layout) -> list[str]:
         f"--kubeconfig={layout.config / 'kubelet.kubeconfig'}",
         f"--root-dir={layout.kubelet_root}",
         f"--hostname-override={config.NODE_NAME}",
+        f"--node-ip={config.NODE_IP}",
         "--v=1",
     ]
 
@@ -263,3 +284,195 @@ def kubelet_args(bin_dir: Path, layout: Layout) -> list[str]:
 def containerd_args(bin_dir: Path, layout: Layout) -> list[str]:
     """containerd with our config file."""
     return [str(bin_dir / "containerd"), f"--config={layout.config / 'containerd.toml'}"]
+
+
+# -- objects the course creates through the API at start-up ---------------------------
+
+
+def collection_path(obj: dict) -> str:
+    """The API path to POST ``obj`` to (its kinds all take a plain "s" plural).
+
+    >>> collection_path({"apiVersion": "v1", "kind": "Service",
+    ...                  "metadata": {"name": "x", "namespace": "kube-system"}})
+    '/api/v1/namespaces/kube-system/services'
+    """
+    version = obj["apiVersion"]
+    prefix = "/api/v1" if version == "v1" else f"/apis/{version}"
+    namespace = obj["metadata"].get("namespace")
+    plural = obj["kind"].lower() + "s"
+    return f"{prefix}/namespaces/{namespace}/{plural}" if namespace else f"{prefix}/{plural}"
+
+
+def apiserver_kubelet_binding() -> dict:
+    """Let the API server's kubelet client use the kubelet API (exec, logs)."""
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRoleBinding",
+        "metadata": {"name": "sa-course:kube-apiserver-kubelet-admin"},
+        "roleRef": {
+            "apiGroup": "rbac.authorization.k8s.io",
+            "kind": "ClusterRole",
+            "name": "system:kubelet-api-admin",
+        },
+        "subjects": [
+            {
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "User",
+                "name": CLIENTS["apiserver-kubelet-client"][0],
+            }
+        ],
+    }
+
+
+# -- the Service network: kube-proxy and CoreDNS ----------------------------------------
+
+
+def kube_proxy_config(layout: Layout, ports: Ports, mode: str = "nftables") -> str:
+    """KubeProxyConfiguration: the Pod subnet as clusterCIDR, nothing listening beyond loopback.
+
+    ``mode`` is ``nftables`` (every rule in kube-proxy's own table) or, where the kernel
+    cannot, ``iptables``. No conntrack sysctl is written (all zero: "leave as is"), and
+    NodePorts answer on the node's bridge address only.
+    """
+    doc = {
+        "apiVersion": "kubeproxy.config.k8s.io/v1alpha1",
+        "kind": "KubeProxyConfiguration",
+        "clientConnection": {"kubeconfig": str(layout.config / "kube-proxy.kubeconfig")},
+        "hostnameOverride": config.NODE_NAME,
+        # Not a listener: kube-proxy's idea of the node's primary IP.
+        "bindAddress": config.NODE_IP,
+        "healthzBindAddress": f"127.0.0.1:{ports.kube_proxy_healthz}",
+        "metricsBindAddress": f"127.0.0.1:{ports.kube_proxy_metrics}",
+        "mode": mode,
+        "clusterCIDR": config.POD_SUBNET,
+        "detectLocalMode": "ClusterCIDR",
+        "nodePortAddresses": [f"{config.NODE_IP}/32"],
+        "conntrack": {
+            "maxPerCore": 0,
+            "min": 0,
+            "tcpEstablishedTimeout": "0s",
+            "tcpCloseWaitTimeout": "0s",
+        },
+        # Never lower our own OOM score (that needs CAP_SYS_RESOURCE).
+        "oomScoreAdj": 0,
+        # iptables mode only: no route_localnet sysctl for NodePorts on 127.0.0.1.
+        "iptables": {"localhostNodePorts": False},
+    }
+    return yaml.safe_dump(doc, sort_keys=False)
+
+
+def kube_proxy_args(bin_dir: Path, layout: Layout) -> list[str]:
+    """kube-proxy: everything is in its configuration file."""
+    return [str(bin_dir / "kube-proxy"), f"--config={layout.config / 'kube-proxy.yaml'}"]
+
+
+def kube_proxy_cleanup_args(bin_dir: Path) -> list[str]:
+    """kube-proxy's own clean-up: removes its iptables chains and nftables tables, exits."""
+    return [str(bin_dir / "kube-proxy"), "--cleanup"]
+
+
+def corefile(layout: Layout, ports: Ports) -> str:
+    """CoreDNS's Corefile: cluster.local from the API, everything else to the host resolver.
+
+    It answers on the node's bridge address only (``bind``) and reports readiness on
+    loopback once the ``kubernetes`` plugin has synced. No metrics, no health port.
+    """
+    kubeconfig = layout.config / "coredns.kubeconfig"
+    return f"""\
+.:{ports.dns} {{
+    bind {config.NODE_IP}
+    errors
+    ready 127.0.0.1:{ports.coredns_ready}
+    kubernetes {config.CLUSTER_DOMAIN} in-addr.arpa ip6.arpa {{
+        kubeconfig {kubeconfig}
+        fallthrough in-addr.arpa ip6.arpa
+        ttl 30
+    }}
+    forward . /etc/resolv.conf
+    cache 30
+}}
+"""
+
+
+def coredns_args(bin_dir: Path, layout: Layout) -> list[str]:
+    """CoreDNS with our Corefile."""
+    return [str(bin_dir / "coredns"), "-conf", str(layout.config / "Corefile")]
+
+
+def coredns_rbac() -> list[dict]:
+    """What CoreDNS's ``kubernetes`` plugin reads, and nothing more, granted to its user.
+
+    (Without ``pods verified`` it never watches Pods, so unlike kubeadm's role this one
+    has no Pods rule.)
+    """
+    name, user, read = "system:coredns", CLIENTS["coredns"][0], ["list", "watch"]
+    role = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRole",
+        "metadata": {"name": name, "labels": {"app.kubernetes.io/part-of": "sa-course"}},
+        "rules": [
+            {"apiGroups": [""], "resources": ["services", "namespaces"], "verbs": read},
+            {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"], "verbs": read},
+        ],
+    }
+    binding = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRoleBinding",
+        "metadata": {"name": name, "labels": {"app.kubernetes.io/part-of": "sa-course"}},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name},
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}],
+    }
+    return [role, binding]
+
+
+def dns_service(ports: Ports) -> dict:
+    """The ``kube-dns`` Service at CLUSTER_DNS, without a selector (no Pod backs it)."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {
+            "name": "kube-dns",
+            "namespace": "kube-system",
+            "labels": {"k8s-app": "kube-dns", "app.kubernetes.io/part-of": "sa-course"},
+        },
+        "spec": {
+            "clusterIP": config.CLUSTER_DNS,
+            "ports": [
+                {"name": "dns", "port": 53, "protocol": "UDP", "targetPort": ports.dns},
+                {"name": "dns-tcp", "port": 53, "protocol": "TCP", "targetPort": ports.dns},
+            ],
+        },
+    }
+
+
+def dns_endpoint_slice(ports: Ports) -> dict:
+    """The ``kube-dns`` EndpointSlice: CoreDNS on the node's bridge address.
+
+    A selector-less Service's slice is ours to write; ``managed-by`` tells the
+    EndpointSlice controllers to leave it alone.
+    """
+    return {
+        "apiVersion": "discovery.k8s.io/v1",
+        "kind": "EndpointSlice",
+        "metadata": {
+            "name": "kube-dns-node",
+            "namespace": "kube-system",
+            "labels": {
+                "kubernetes.io/service-name": "kube-dns",
+                "endpointslice.kubernetes.io/managed-by": "sa-course",
+                "app.kubernetes.io/part-of": "sa-course",
+            },
+        },
+        "addressType": "IPv4",
+        "endpoints": [
+            {
+                "addresses": [config.NODE_IP],
+                "conditions": {"ready": True},
+                "nodeName": config.NODE_NAME,
+            }
+        ],
+        "ports": [
+            {"name": "dns", "port": ports.dns, "protocol": "UDP"},
+            {"name": "dns-tcp", "port": ports.dns, "protocol": "TCP"},
+        ],
+    }

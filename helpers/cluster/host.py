@@ -2,21 +2,25 @@
 
 Everything the cluster creates on the host is findable: files under the state directory,
 mounts under it, cgroups under ``/sa-course`` in every cgroup hierarchy, one bridge
-interface, and processes whose command line names the state directory.
+interface (with the node's address on it), kube-proxy's own nftables table (or, where
+nftables cannot work, its KUBE-* iptables chains), and processes whose command line
+names the state directory.
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import ipaddress
 import os
 import platform
+import re
 import shutil
 import signal
 import socket
 import subprocess
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from . import config
@@ -32,8 +36,13 @@ PACKAGE_FILES = {
     "busybox-static": ("/bin/busybox", "/usr/bin/busybox"),
     # the static C library, to compile the pause image
     "libc6-dev": ("/usr/lib/x86_64-linux-gnu/libc.a", "/usr/lib/aarch64-linux-gnu/libc.a"),
+    # the nft command, through which kube-proxy writes its nftables rules
+    "nftables": ("/usr/sbin/nft", "/sbin/nft"),
 }
 CNI_BIN_DIRS = ("/usr/lib/cni", "/opt/cni/bin")
+#: kube-proxy's nftables mode needs this kernel (its own check, pkg/proxy/nftables).
+NFTABLES_MIN_KERNEL = (5, 13)
+PROXY_MODES = ("nftables", "iptables")
 
 OTHER_BACKENDS = (
     "or use another backend: COURSE_BACKEND=kind (needs Docker) or "
@@ -124,9 +133,10 @@ def check_kernel() -> None:
 # -- ports -------------------------------------------------------------------------------
 
 
-def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
-    """True if something already listens on ``host:port``."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+def port_in_use(port: int, host: str = "127.0.0.1", proto: str = "tcp") -> bool:
+    """True if something already holds ``host:port`` (``proto`` is "tcp" or "udp")."""
+    kind = socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM
+    with socket.socket(socket.AF_INET, kind) as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((host, port))
@@ -135,19 +145,30 @@ def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
     return False
 
 
+def _port_taken(component: str, port: int, host: str, proto: str = "tcp") -> ClusterError:
+    hint = (
+        "stop that program or set COURSE_API_PORT to a free port"
+        if component == "kube-apiserver"
+        else f"stop that program (`ss -l{proto[0]}np` shows which one) and retry"
+    )
+    return ClusterError(
+        f"Port {port}/{proto} on {host}, which the local cluster's {component} needs, is "
+        f"already in use by another program: {hint}."
+    )
+
+
 def check_ports(ports: config.Ports) -> None:
-    """Fail with one sentence if a port the local cluster needs is taken."""
+    """Fail with one sentence if a port the local cluster needs on 127.0.0.1 is taken."""
     for component, port in ports.by_component().items():
         if port_in_use(port):
-            hint = (
-                "stop that program or set COURSE_API_PORT to a free port"
-                if component == "kube-apiserver"
-                else "stop that program (`ss -ltnp` shows which one) and retry"
-            )
-            raise ClusterError(
-                f"Port {port} on 127.0.0.1, which the local cluster's {component} needs, is "
-                f"already in use by another program: {hint}."
-            )
+            raise _port_taken(component, port, "127.0.0.1")
+
+
+def check_node_ports(ports: config.Ports) -> None:
+    """The same for the ports on the node's bridge address (once the bridge has it)."""
+    for component, (port, proto) in ports.on_node_ip().items():
+        if port_in_use(port, config.NODE_IP, proto):
+            raise _port_taken(component, port, config.NODE_IP, proto)
 
 
 # -- cgroups -----------------------------------------------------------------------------
@@ -278,6 +299,47 @@ def unmount_all(path: Path) -> list[Path]:
     return mounts_under(path)
 
 
+def _ip(args: list[str]) -> subprocess.CompletedProcess:
+    return subprocess.run(["ip", *args], capture_output=True, text=True, check=False)
+
+
+def addresses_in(subnet: str) -> dict[str, str]:
+    """Interfaces holding an IPv4 address inside ``subnet``: name -> address/prefix."""
+    found = {}
+    for line in _ip(["-4", "-o", "addr", "show"]).stdout.splitlines():
+        fields = line.split()  # "3: eth0    inet 192.0.2.2/24 brd … scope global eth0"
+        if len(fields) > 3 and fields[2] == "inet":
+            iface = ipaddress.ip_interface(fields[3])
+            if iface.network.overlaps(ipaddress.ip_network(subnet)):
+                found[fields[1]] = fields[3]
+    return found
+
+
+def ensure_bridge(name: str, subnet: str, address: str) -> None:
+    """Create bridge ``name`` holding ``address`` (in ``subnet``) and bring it up.
+
+    The bridge is the node's side of the Pod network; the address is where Pods reach
+    the API server and CoreDNS. Fails in one sentence if another interface uses the subnet.
+    """
+    cidr = f"{address}/{ipaddress.ip_network(subnet).prefixlen}"
+    others = {k: v for k, v in addresses_in(subnet).items() if k != name}
+    if others:
+        iface, other = next(iter(others.items()))
+        raise ClusterError(
+            f"The interface {iface} already uses {other}, inside the local cluster's Pod "
+            f"network {subnet}: remove that address or network and retry."
+        )
+    steps = [["link", "add", name, "type", "bridge"]] if not link_exists(name) else []
+    steps += [["addr", "replace", cidr, "dev", name], ["link", "set", name, "up"]]
+    for args in steps:
+        proc = _ip(args)
+        if proc.returncode != 0:
+            raise ClusterError(
+                f"Could not set up the Pod bridge {name} with {cidr} (`ip {' '.join(args)}`: "
+                f"{proc.stderr.strip()}): run `make cluster-down` and retry."
+            )
+
+
 def link_exists(name: str) -> bool:
     """True if network interface ``name`` exists."""
     return Path("/sys/class/net", name).exists()
@@ -287,6 +349,41 @@ def delete_link(name: str) -> None:
     """Delete network interface ``name`` if it exists."""
     if link_exists(name):
         subprocess.run(["ip", "link", "delete", name], capture_output=True, check=False)
+
+
+#: /proc/net tables, and the state that means "listening" (TCP LISTEN, unconnected UDP)
+PROC_NET = {"tcp": "0A", "tcp6": "0A", "udp": "07", "udp6": "07"}
+
+
+def proc_net_address(hex_address: str) -> tuple[str, int]:
+    """Decode an address of /proc/net/tcp (little-endian words) to (ip, port).
+
+    >>> proc_net_address("0100550A:1A0B"), proc_net_address("00000000000000000000000001000000:35")
+    (('10.85.0.1', 6667), ('::1', 53))
+    """
+    hex_ip, hex_port = hex_address.split(":")
+    raw = b"".join(bytes.fromhex(hex_ip[i : i + 8])[::-1] for i in range(0, len(hex_ip), 8))
+    return str(ipaddress.ip_address(raw)), int(hex_port, 16)
+
+
+def listening_sockets(pids: Iterable[int]) -> set[tuple[str, str, int]]:
+    """(protocol, address, port) of every listening socket the processes ``pids`` hold."""
+    inodes = set()
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            for fd in Path(f"/proc/{pid}/fd").iterdir():
+                with contextlib.suppress(OSError):
+                    target = os.readlink(fd)
+                    if target.startswith("socket:["):
+                        inodes.add(target[8:-1])
+    found = set()
+    for proto, listening in PROC_NET.items():
+        with contextlib.suppress(OSError):
+            for line in Path("/proc/net", proto).read_text().splitlines()[1:]:
+                fields = line.split()
+                if fields[3] == listening and fields[9] in inodes:
+                    found.add((proto, *proc_net_address(fields[1])))
+    return found
 
 
 def remove_pod_log_links(state: Path) -> None:
@@ -326,3 +423,197 @@ def remove_dead_sockets(directory: Path) -> None:
     for path in dead_sockets(directory):
         with contextlib.suppress(OSError):
             path.unlink()
+
+
+# -- sysctls ----------------------------------------------------------------------------
+
+#: What the kubelet sets for itself when it starts (setupKernelTunables in
+#: pkg/kubelet/cm): recorded before it starts and restored by ``down()``.
+KUBELET_SYSCTLS = (
+    "vm/overcommit_memory",
+    "vm/panic_on_oom",
+    "kernel/panic",
+    "kernel/panic_on_oops",
+    "kernel/keys/root_maxkeys",
+    "kernel/keys/root_maxbytes",
+)
+PROC_SYS = Path("/proc/sys")
+
+
+def read_sysctls(names: Iterable[str], root: Path = PROC_SYS) -> dict[str, str]:
+    """The current values of the sysctls ``names`` that this kernel has."""
+    found = {}
+    for name in names:
+        with contextlib.suppress(OSError):
+            found[name] = (root / name).read_text().strip()
+    return found
+
+
+def restore_sysctls(values: Mapping[str, str], root: Path = PROC_SYS) -> list[str]:
+    """Write back each sysctl that differs from ``values``; return those that could not be."""
+    failed = []
+    for name, value in read_sysctls(values, root).items():
+        if value != values[name]:
+            try:
+                (root / name).write_text(values[name] + "\n")
+            except OSError:
+                failed.append(name)
+    return failed
+
+
+# -- kube-proxy's rules: nftables, or iptables where nftables cannot work ---------------
+
+
+def kernel_version(release: str | None = None) -> tuple[int, int]:
+    """(major, minor) of the running kernel, e.g. ``(6, 1)`` for ``6.1.0-18-amd64``.
+
+    >>> kernel_version("6.18.44-fc-v657")
+    (6, 18)
+    """
+    match = re.match(r"(\d+)\.(\d+)", release or platform.release())
+    return (int(match.group(1)), int(match.group(2))) if match else (0, 0)
+
+
+def nft_path() -> str | None:
+    """The nft command, if installed."""
+    installed = [f for f in PACKAGE_FILES["nftables"] if Path(f).exists()]
+    return installed[0] if installed else shutil.which("nft")
+
+
+def nftables_usable() -> bool:
+    """True if kube-proxy's nftables mode can work: kernel 5.13+, nft, nf_tables answering."""
+    nft = nft_path()
+    if kernel_version() < NFTABLES_MIN_KERNEL or not nft:
+        return False
+    # What kube-proxy itself tries first (knftables.New): a dry run of creating its table.
+    cmd = [nft, "--check", "add", "table", "ip", config.KUBE_PROXY_TABLE]
+    return subprocess.run(cmd, capture_output=True, check=False).returncode == 0
+
+
+def iptables_usable() -> bool:
+    """True if the iptables command works here (kube-proxy's fallback mode)."""
+    if not shutil.which("iptables"):
+        return False
+    cmd = ["iptables", "-w", "5", "-t", "nat", "-S", "POSTROUTING"]
+    return subprocess.run(cmd, capture_output=True, check=False).returncode == 0
+
+
+def kube_proxy_mode(env: Mapping[str, str] | None = None) -> str:
+    """nftables where the kernel supports it, else iptables (``COURSE_KUBE_PROXY_MODE`` picks)."""
+    env = os.environ if env is None else env
+    wanted = env.get("COURSE_KUBE_PROXY_MODE", "").strip().lower()
+    if wanted and wanted not in PROXY_MODES:
+        raise ClusterError(
+            f"COURSE_KUBE_PROXY_MODE={wanted!r} is not a kube-proxy mode: set it to nftables, "
+            "iptables or nothing."
+        )
+    if wanted == "nftables" or (not wanted and nftables_usable()):
+        return "nftables"
+    if iptables_usable():
+        return "iptables"
+    raise ClusterError(
+        "kube-proxy needs nftables (Linux 5.13 or newer with nf_tables) or iptables, and "
+        f"neither works on this machine: install iptables, {OTHER_BACKENDS}."
+    )
+
+
+def _nft(args: list[str]) -> subprocess.CompletedProcess:
+    nft = nft_path()
+    if not nft:
+        return subprocess.CompletedProcess(args, 1, "", "nft is not installed")
+    return subprocess.run([nft, *args], capture_output=True, text=True, check=False)
+
+
+def nft_table_names() -> list[str]:
+    """Every nftables table, as "family name" (e.g. "ip kube-proxy", "ip nat")."""
+    lines = _nft(["list", "tables"]).stdout.splitlines()
+    return [line.removeprefix("table ").strip() for line in lines if line.startswith("table ")]
+
+
+def nft_tables(name: str = config.KUBE_PROXY_TABLE) -> list[str]:
+    """The nftables tables called ``name``, as "family name" (e.g. "ip kube-proxy")."""
+    return [t for t in nft_table_names() if t.split()[-1:] == [name]]
+
+
+def delete_nft_tables(name: str = config.KUBE_PROXY_TABLE) -> None:
+    """Delete every nftables table called ``name`` (kube-proxy's: one per IP family)."""
+    for table in nft_tables(name):
+        _nft(["delete", "table", *table.split()])
+
+
+def nft_table_is_empty(listing: str) -> bool:
+    """True if an ``nft list table`` listing has chains without rules, and nothing else."""
+    for line in listing.splitlines():
+        line = line.strip()
+        if line and line != "}" and not line.startswith(("table ", "chain ", "type ", "#")):
+            return False
+    return True
+
+
+def delete_new_empty_nft_tables(before: Iterable[str]) -> None:
+    """Delete the empty tables that appeared since ``before`` (iptables-nft makes them)."""
+    for table in set(nft_table_names()) - set(before):
+        if nft_table_is_empty(_nft(["list", "table", *table.split()]).stdout):
+            _nft(["delete", "table", *table.split()])
+
+
+def kube_iptables_chains() -> list[str]:
+    """KUBE-* chains in the host's iptables and ip6tables, as "iptables nat KUBE-SERVICES"."""
+    found = []
+    for save in ("iptables-save", "ip6tables-save"):
+        if not shutil.which(save):
+            continue
+        out = subprocess.run([save], capture_output=True, text=True, check=False).stdout
+        table = ""
+        for line in out.splitlines():
+            if line.startswith("*"):
+                table = line[1:]
+            elif line.startswith(":KUBE-"):
+                found.append(f"{save.removesuffix('-save')} {table} {line[1:].split()[0]}")
+    return found
+
+
+#: iptables chains kube-proxy's iptables mode creates but never deletes (the kubelet's
+#: firewall chain, duplicated): table, chain, the built-in chains that jump to it.
+KUBE_FIREWALL = ("filter", "KUBE-FIREWALL", ("INPUT", "OUTPUT"))
+
+
+def other_kube_proxy_rules(mode: str) -> list[str]:
+    """kube-proxy rules this machine already has: another Kubernetes, or a lost leftover.
+
+    Called when no course cluster is running. Our kube-proxy would replace them: in
+    nftables mode it deletes the iptables mode's chains, both modes share the table name,
+    and in iptables mode ``down()`` deletes KUBE-FIREWALL, which must then be ours.
+    """
+    found = [f"the nftables table {t}" for t in nft_tables()]
+    markers = ("KUBE-SERVICES", "KUBE-PROXY-CANARY")
+    markers += (KUBE_FIREWALL[1],) if mode == "iptables" else ()
+    found += [f"the {c} chain" for c in kube_iptables_chains() if c.endswith(markers)]
+    return found
+
+
+def delete_iptables_chain(table: str, chain: str, parents: tuple[str, ...]) -> None:
+    """Delete ``chain`` and the plain jumps to it from ``parents`` (iptables and ip6tables)."""
+    for command in ("iptables", "ip6tables"):
+        if not shutil.which(command):
+            continue
+        base = [command, "-w", "5", "-t", table]
+        for parent in parents:
+            for _ in range(10):  # one jump each, unless something added it twice
+                jump = [*base, "-D", parent, "-j", chain]
+                if subprocess.run(jump, capture_output=True, check=False).returncode != 0:
+                    break
+        for action in ("-F", "-X"):
+            subprocess.run([*base, action, chain], capture_output=True, check=False)
+
+
+def check_no_other_kube_proxy(mode: str) -> None:
+    """Fail with one sentence if another kube-proxy's rules are on this machine."""
+    found = other_kube_proxy_rules(mode)
+    if found:
+        raise ClusterError(
+            f"This machine already has kube-proxy rules ({found[0]}), from another Kubernetes "
+            "or a lost course cluster, which the course's kube-proxy would replace: stop that "
+            "cluster or delete the rules (e.g. `nft delete table ip kube-proxy`), "
+            f"{OTHER_BACKENDS}."
+        )

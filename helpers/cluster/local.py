@@ -1,9 +1,16 @@
 """The local backend: a real single-node cluster made of Kubernetes' own processes.
 
-etcd, kube-apiserver, kube-controller-manager, kube-scheduler, containerd (with runc)
-and the kubelet run as plain processes on this machine, supervised by
-:class:`~helpers.cluster.supervise.Supervisor`, all listening on 127.0.0.1 only, all
-state in one directory. No Docker, no registry: the two images are built locally.
+etcd, kube-apiserver, kube-controller-manager, kube-scheduler, containerd (with runc),
+the kubelet, kube-proxy and CoreDNS run as plain processes on this machine, supervised by
+:class:`~helpers.cluster.supervise.Supervisor`, all state in one directory. No Docker, no
+registry: the two images are built locally.
+
+Pods live on our own bridge (``sacourse0``, 10.85.0.0/24). The node's address on it,
+10.85.0.1, is the only address beyond loopback that anything listens on: kube-apiserver
+(the ``kubernetes`` Service's endpoint) and CoreDNS (behind the ``kube-dns`` Service).
+kube-proxy DNATs a Service IP to that address, so a Pod's packet is delivered to the host
+itself and never forwarded: no IP forwarding, no masquerade, no FORWARD-chain rule
+(Docker's, say) on its path.
 """
 
 from __future__ import annotations
@@ -34,6 +41,8 @@ COMPONENTS = (
     "kube-apiserver",
     "kube-controller-manager",
     "kube-scheduler",
+    "kube-proxy",
+    "coredns",
     "kubelet",
 )
 
@@ -91,10 +100,21 @@ class LocalCluster:
     def ports(self) -> config.Ports:
         """Ports of the running cluster, as recorded by ``up()`` (defaults otherwise)."""
         try:
-            recorded = json.loads(self.layout.cluster_file.read_text())["ports"]
-            return config.Ports(**recorded)
-        except (OSError, KeyError, ValueError, TypeError):
+            return config.Ports(**self._recorded()["ports"])
+        except (KeyError, TypeError):
             return config.Ports.from_env()
+
+    @property
+    def kube_proxy_mode(self) -> str | None:
+        """nftables or iptables, as ``up()`` chose for the running cluster (None: no cluster)."""
+        return self._recorded().get("kube_proxy_mode")
+
+    def _recorded(self) -> dict:
+        """What ``up()`` wrote to cluster.json, or {} if there is none."""
+        try:
+            return json.loads(self.layout.cluster_file.read_text())
+        except (OSError, ValueError):
+            return {}
 
     def status(self) -> LocalStatus:
         """Processes, API readiness and node readiness, without changing anything."""
@@ -124,11 +144,14 @@ class LocalCluster:
         host.ensure_packages(p)
         ports = config.Ports.from_env()
         host.check_ports(ports)
+        proxy_mode = host.kube_proxy_mode()
+        host.check_no_other_kube_proxy(proxy_mode)
         binaries = build.ensure_all_built(self.layout, p)
+        binaries.update(build.ensure_built(build.coredns_build(), self.layout, p).paths)
         image_tars = images.ensure_images(self.layout, p)
         bins = {name: path.parent for name, path in binaries.items()}
         try:
-            self._start(ports, bins, image_tars)
+            self._start(ports, proxy_mode, bins, image_tars)
         except BaseException:
             p.say("start-up failed: stopping what was started (logs are kept until the next up)")
             self._stop_processes(quiet=True)
@@ -136,7 +159,7 @@ class LocalCluster:
         return self.kubeconfig
 
     def down(self, quiet: bool = False) -> None:
-        """Stop everything and remove every trace: processes, mounts, cgroups, link, state."""
+        """Stop everything and remove every trace: processes, mounts, cgroups, bridge, rules."""
         p = Progress(quiet=True) if quiet else self.progress
         with p.stage("stopping the local cluster"):
             if self.status().api_ready:
@@ -152,7 +175,7 @@ class LocalCluster:
             shutil.rmtree(self.layout.state, ignore_errors=True)
 
     # -- start-up ------------------------------------------------------------------------
-    def _prepare(self, ports: config.Ports) -> None:
+    def _prepare(self, ports: config.Ports, proxy_mode: str) -> None:
         lay = self.layout
         for d in (
             lay.state,
@@ -170,12 +193,16 @@ class LocalCluster:
         os.chmod(lay.state, 0o711)
         os.chmod(lay.etcd_data, 0o700)
         pki.generate(lay.pki)
-        server = f"https://127.0.0.1:{ports.apiserver}"
+        server = components.api_server_url(ports)
         pki.write_kubeconfig(lay.admin_kubeconfig, lay.pki, "admin", server)
-        for stem in ("controller-manager", "scheduler", "kubelet"):
+        for stem in ("controller-manager", "scheduler", "kubelet", "kube-proxy", "coredns"):
             pki.write_kubeconfig(lay.config / f"{stem}.kubeconfig", lay.pki, stem, server)
         (lay.config / "scheduler.yaml").write_text(components.scheduler_config(lay))
         (lay.config / "kubelet.yaml").write_text(components.kubelet_config(lay, ports))
+        (lay.config / "kube-proxy.yaml").write_text(
+            components.kube_proxy_config(lay, ports, proxy_mode)
+        )
+        (lay.config / "Corefile").write_text(components.corefile(lay, ports))
         (lay.config / "containerd.toml").write_text(
             components.containerd_config(lay, host.runc_path(), host.cni_bin_dirs())
         )
@@ -187,18 +214,30 @@ class LocalCluster:
                     "backend": "local",
                     "kubernetes": config.KUBERNETES_VERSION,
                     "ports": ports.__dict__,
+                    "kube_proxy_mode": proxy_mode,
+                    # iptables-nft makes tables on first use; down() removes the new empty ones
+                    "nft_tables_before": host.nft_table_names(),
+                    # the kubelet changes these when it starts; down() puts them back
+                    "host_sysctls": host.read_sysctls(host.KUBELET_SYSCTLS),
                     "started": time.time(),
                 },
                 indent=2,
             )
         )
+        # The node's address must exist before kube-apiserver binds it (and CoreDNS).
+        host.ensure_bridge(config.BRIDGE_NAME, config.POD_SUBNET, config.NODE_IP)
+        host.check_node_ports(ports)
 
     def _start(
-        self, ports: config.Ports, bins: dict[str, Path], image_tars: dict[str, Path]
+        self,
+        ports: config.Ports,
+        proxy_mode: str,
+        bins: dict[str, Path],
+        image_tars: dict[str, Path],
     ) -> None:
         p, lay, sup = self.progress, self.layout, self.sup
         t0 = time.monotonic()
-        self._prepare(ports)
+        self._prepare(ports, proxy_mode)
         p.say(f"fresh keys and certificates in {lay.pki} (private keys 0600)")
         path_env = {**os.environ, "PATH": f"{bins['containerd']}:{os.environ.get('PATH', '')}"}
 
@@ -222,7 +261,7 @@ class LocalCluster:
         sup.wait_for("kube-apiserver", self._api_ready, "/readyz ok", timeout=60)
         self.progress.mark("api_ready")
         p.say(
-            f"kube-apiserver is ready on https://127.0.0.1:{ports.apiserver} "
+            f"kube-apiserver is ready on {components.api_server_url(ports)} "
             f"({time.monotonic() - t0:.1f}s)"
         )
         sup.start(
@@ -230,13 +269,14 @@ class LocalCluster:
             components.controller_manager_args(bins["kube-controller-manager"], lay, ports),
         )
         sup.start("kube-scheduler", components.scheduler_args(bins["kube-scheduler"], lay, ports))
-        self._bind_kubelet_api_admin()
+        self._create(components.apiserver_kubelet_binding())
 
         importer.join()
         if importer_error:
             raise importer_error[0]
         sup.start("kubelet", components.kubelet_args(bins["kubelet"], lay), env=path_env)
         p.say("images imported; kubelet started")
+        self._start_service_network(bins)
 
         sup.wait_for(
             "kube-controller-manager",
@@ -248,9 +288,36 @@ class LocalCluster:
         p.say(f"the default ServiceAccount exists ({time.monotonic() - t0:.1f}s)")
         sup.wait_for("kubelet", self._node_ready, f"node {config.NODE_NAME} Ready", timeout=90)
         self.progress.mark("node_ready")
+        p.say(f"node {config.NODE_NAME} is Ready ({time.monotonic() - t0:.1f}s)")
+        self._wait_for_service_network()
+        self.progress.mark("service_network")
         p.say(
-            f"node {config.NODE_NAME} is Ready: the cluster is up in "
-            f"{time.monotonic() - t0:.1f}s (kubeconfig: {self.kubeconfig})"
+            f"kube-proxy ({proxy_mode}) and CoreDNS are serving the Service network: the "
+            f"cluster is up in {time.monotonic() - t0:.1f}s (kubeconfig: {self.kubeconfig})"
+        )
+
+    def _start_service_network(self, bins: dict[str, Path]) -> None:
+        """The kube-dns Service and CoreDNS's access, then CoreDNS and kube-proxy."""
+        for obj in [*components.coredns_rbac(), components.dns_service(self.ports)]:
+            self._create(obj)
+        self._create(components.dns_endpoint_slice(self.ports))
+        lay = self.layout
+        self.sup.start("coredns", components.coredns_args(bins["coredns"], lay))
+        # kube-proxy looks for its Node first and, if it is not there yet, again a second
+        # later: starting it once the kubelet has registered the Node saves that second.
+        self.sup.wait_for("kubelet", self._node_registered, "the Node registered", timeout=60)
+        self.sup.start("kube-proxy", components.kube_proxy_args(bins["kube-proxy"], lay))
+
+    def _wait_for_service_network(self) -> None:
+        ports = self.ports
+        self.sup.wait_for(
+            "kube-proxy", self._kube_proxy_synced, "its first sync of the rules", timeout=30
+        )
+        self.sup.wait_for(
+            "coredns",
+            lambda: _http_ok(f"http://127.0.0.1:{ports.coredns_ready}/ready"),
+            "/ready (the kubernetes plugin synced)",
+            timeout=30,
         )
 
     def _import_images(self, bins: dict[str, Path], image_tars: dict[str, Path]) -> None:
@@ -292,7 +359,7 @@ class LocalCluster:
         return ctx
 
     def _api(self, path: str, method: str = "GET", body: dict | None = None) -> dict:
-        url = f"https://127.0.0.1:{self.ports.apiserver}{path}"
+        url = components.api_server_url(self.ports) + path
         data = json.dumps(body).encode() if body is not None else None
         req = urllib.request.Request(
             url, data=data, method=method, headers={"Content-Type": "application/json"}
@@ -312,6 +379,9 @@ class LocalCluster:
         self._api("/api/v1/namespaces/default/configmaps/kube-root-ca.crt")
         return True
 
+    def _node_registered(self) -> bool:
+        return bool(self._api(f"/api/v1/nodes/{config.NODE_NAME}").get("metadata"))
+
     def _node_ready(self) -> bool:
         try:
             node = self._api(f"/api/v1/nodes/{config.NODE_NAME}")
@@ -320,29 +390,18 @@ class LocalCluster:
         conditions = node.get("status", {}).get("conditions", [])
         return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
 
-    def _bind_kubelet_api_admin(self) -> None:
-        """Let the API server's kubelet client use the kubelet API (exec, logs)."""
-        binding = {
-            "apiVersion": "rbac.authorization.k8s.io/v1",
-            "kind": "ClusterRoleBinding",
-            "metadata": {"name": "sa-course:kube-apiserver-kubelet-admin"},
-            "roleRef": {
-                "apiGroup": "rbac.authorization.k8s.io",
-                "kind": "ClusterRole",
-                "name": "system:kubelet-api-admin",
-            },
-            "subjects": [
-                {
-                    "apiGroup": "rbac.authorization.k8s.io",
-                    "kind": "User",
-                    "name": "kube-apiserver-kubelet-client",
-                }
-            ],
-        }
+    def _kube_proxy_synced(self) -> bool:
+        """True once kube-proxy has written its IPv4 rules (its /healthz lists the family)."""
+        url = f"http://127.0.0.1:{self.ports.kube_proxy_healthz}/healthz"
+        with urllib.request.urlopen(url, timeout=2) as resp:
+            return "IPv4" in json.loads(resp.read()).get("status", {})
+
+    def _create(self, obj: dict) -> None:
+        """Create ``obj`` (already there is fine), retrying while the API server settles."""
         deadline = time.monotonic() + 30
-        while True:  # the RBAC bootstrap roles appear a moment after /readyz
+        while True:  # the RBAC bootstrap roles and kube-system appear a moment after /readyz
             try:
-                self._api("/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", "POST", binding)
+                self._api(components.collection_path(obj), "POST", obj)
                 return
             except urllib.error.HTTPError as exc:
                 if exc.code == 409:
@@ -350,7 +409,7 @@ class LocalCluster:
                 if time.monotonic() > deadline:
                     raise ComponentFailed(
                         "kube-apiserver",
-                        f"refused an RBAC binding ({exc})",
+                        f"refused to create the {obj['kind']} {obj['metadata']['name']} ({exc})",
                         self.sup.log("kube-apiserver"),
                     ) from exc
             except OSError:
@@ -392,6 +451,8 @@ class LocalCluster:
         host.unmount_all(self.layout.state)
         host.remove_dead_sockets(SHIM_SOCKET_DIRS[0])
         host.remove_empty_dirs(SHIM_SOCKET_DIRS)
+        self._remove_kube_proxy_rules()
+        host.restore_sysctls(self._recorded().get("host_sysctls", {}))
         host.delete_link(config.BRIDGE_NAME)
         host.remove_pod_log_links(self.layout.state)
         for _ in range(20):
@@ -399,6 +460,19 @@ class LocalCluster:
                 break
             host.kill_all(host.cgroup_pids())
             time.sleep(0.1)
+
+    def _remove_kube_proxy_rules(self) -> None:
+        """Delete kube-proxy's nftables tables; in iptables mode, its chains."""
+        mode = self.kube_proxy_mode
+        if mode == "iptables":
+            binary = self.layout.bin / build.kubernetes_build().key
+            if (binary / "kube-proxy").is_file():
+                _run(components.kube_proxy_cleanup_args(binary))
+            # kube-proxy's clean-up keeps this one, as the kubelet's (ours makes none).
+            host.delete_iptables_chain(*host.KUBE_FIREWALL)
+            host.delete_new_empty_nft_tables(self._recorded().get("nft_tables_before", []))
+        if mode:
+            host.delete_nft_tables(config.KUBE_PROXY_TABLE)
 
 
 def _capture(run, errors: list[BaseException]):

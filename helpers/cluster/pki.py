@@ -185,16 +185,21 @@ CLIENTS: dict[str, tuple[str, tuple[str, ...]]] = {
     "scheduler": ("system:kube-scheduler", ()),
     "kubelet": (f"system:node:{config.NODE_NAME}", ("system:nodes",)),
     "apiserver-kubelet-client": ("kube-apiserver-kubelet-client", ()),
+    # bound by the bootstrap ClusterRoleBinding system:node-proxier
+    "kube-proxy": ("system:kube-proxy", ()),
+    # bound by the course to the ClusterRole system:coredns (components.coredns_rbac)
+    "coredns": ("system:coredns", ()),
 }
 
+#: Every name a client may dial the API server by: the node address it listens on, and
+#: the ``kubernetes`` Service's ClusterIP and DNS names that Pods use.
 APISERVER_SANS = (
-    "127.0.0.1",
-    "localhost",
+    config.NODE_IP,
+    config.KUBERNETES_SERVICE_IP,
     "kubernetes",
     "kubernetes.default",
     "kubernetes.default.svc",
-    "kubernetes.default.svc.cluster.local",
-    str(next(ipaddress.ip_network(config.SERVICE_SUBNET).hosts())),
+    f"kubernetes.default.svc.{config.CLUSTER_DOMAIN}",
 )
 
 

@@ -6,10 +6,9 @@ leave a healthy cluster behind for whoever runs next.
 
 from __future__ import annotations
 
+import json
 import os
-import shutil
 import signal
-import subprocess
 import time
 
 import pytest
@@ -17,7 +16,7 @@ import pytest
 from helpers.cluster import config, host
 from helpers.cluster.local import COMPONENTS, SHIM_SOCKET_DIRS, LocalCluster
 from helpers.course import Course, connect
-from helpers.pods import busybox_pod, run_pod
+from helpers.pods import busybox_pod, exec_in_pod, run_pod
 
 pytestmark = [pytest.mark.cluster, pytest.mark.teardown]
 
@@ -29,18 +28,48 @@ def local(course: Course) -> LocalCluster:
     return LocalCluster()
 
 
-def _kube_iptables_chains() -> list[str]:
-    """KUBE-* chains in the host firewall (the kubelet is told not to create any)."""
-    if not shutil.which("iptables-save"):
-        return []
-    out = subprocess.run(["iptables-save"], capture_output=True, text=True, check=False).stdout
-    return [line for line in out.splitlines() if line.startswith(":KUBE-")]
+#: Host settings that kube-proxy (conntrack, route_localnet), the CNI bridge plugin
+#: (ip_forward) or br_netfilter users might change: the cluster must leave them alone.
+SYSCTLS = (
+    "net/ipv4/ip_forward",
+    "net/ipv4/conf/all/forwarding",
+    "net/ipv4/conf/all/route_localnet",
+    "net/ipv4/conf/all/rp_filter",
+    "net/ipv6/conf/all/forwarding",
+    "net/bridge/bridge-nf-call-iptables",
+    "net/netfilter/nf_conntrack_max",
+    "net/netfilter/nf_conntrack_tcp_timeout_established",
+    "net/netfilter/nf_conntrack_tcp_timeout_close_wait",
+    "net/netfilter/nf_conntrack_tcp_be_liberal",
+    "net/netfilter/nf_conntrack_udp_timeout",
+    "net/netfilter/nf_conntrack_udp_timeout_stream",
+)
+
+NOTHING_LEFT = {
+    "iptables chains": [],
+    "nftables tables": [],
+    "addresses in the Pod network": {},
+    "dead shim sockets": [],
+    "processes": [],
+    "container processes": [],
+    "mounts": [],
+    "bridge": False,
+    "cgroups": [],
+    "state dir": False,
+}
+
+
+def _sysctls(names: tuple[str, ...] = SYSCTLS) -> dict[str, str]:
+    """The current values of ``names`` (those this kernel has)."""
+    return host.read_sysctls(names)
 
 
 def _leftovers(cluster: LocalCluster) -> dict[str, object]:
     state = cluster.layout.state
     return {
-        "iptables chains": _kube_iptables_chains(),
+        "iptables chains": host.kube_iptables_chains(),
+        "nftables tables": host.nft_tables(config.KUBE_PROXY_TABLE),
+        "addresses in the Pod network": host.addresses_in(config.POD_SUBNET),
         "dead shim sockets": host.dead_sockets(SHIM_SOCKET_DIRS[0]),
         "processes": host.pids_mentioning(state),
         "container processes": sorted(host.cgroup_pids()),
@@ -75,21 +104,62 @@ def test_a_crashed_cluster_is_detected_and_replaced(local: LocalCluster) -> None
     course.delete_namespace(ns)
 
 
+def _reaches_the_api_by_service_name(course: Course, ns: str, pod: str) -> bool:
+    """A TCP connection from the Pod to kubernetes.default.svc:443 (DNS, Service IP, DNAT)."""
+    script = "nc -w 3 kubernetes.default.svc 443 </dev/null"
+    return exec_in_pod(course.core, ns, pod, ["sh", "-c", script], check=False).returncode == 0
+
+
+def _expected_mode() -> str:
+    return "nftables" if host.nftables_usable() else "iptables"
+
+
 def test_down_leaves_nothing_behind(local: LocalCluster) -> None:
     course = connect(start=False)
     ns = course.fresh_namespace("t-teardown")
     run_pod(course.core, ns, busybox_pod("running-at-teardown"))
+    mode = _expected_mode()
+    assert local.kube_proxy_mode == mode
+    assert host.nft_tables(config.KUBE_PROXY_TABLE) or mode == "iptables"
     local.down()
-    assert _leftovers(local) == {
-        "iptables chains": [],
-        "dead shim sockets": [],
-        "processes": [],
-        "container processes": [],
-        "mounts": [],
-        "bridge": False,
-        "cgroups": [],
-        "state dir": False,
-    }
-    # ... and the next session finds a working cluster again.
+    assert _leftovers(local) == NOTHING_LEFT
+    before = _sysctls()
+    # ... and the next session finds a working cluster again, which changed no sysctl.
     local.up()
     assert local.status().healthy
+    assert _sysctls() == before
+    # The kubelet does change a few for itself; down() puts them back (the next test).
+    assert json.loads(local.layout.cluster_file.read_text())["host_sysctls"].keys() == (
+        _sysctls(host.KUBELET_SYSCTLS).keys()
+    )
+
+
+def test_the_iptables_fallback_also_leaves_nothing_behind(
+    local: LocalCluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where nftables cannot work, kube-proxy runs in iptables mode; down removes its chains."""
+    if not host.iptables_usable():
+        pytest.skip("this machine has no working iptables command")
+    local.down()
+    everything = SYSCTLS + host.KUBELET_SYSCTLS
+    before, tables_before = _sysctls(everything), host.nft_table_names()
+    monkeypatch.setenv("COURSE_KUBE_PROXY_MODE", "iptables")
+    try:
+        local.up()
+        assert local.kube_proxy_mode == "iptables"
+        assert host.kube_iptables_chains() and not host.nft_tables(config.KUBE_PROXY_TABLE)
+        course = connect(start=False)
+        ns = course.fresh_namespace("t-iptables")
+        run_pod(course.core, ns, busybox_pod("client"))
+        assert _reaches_the_api_by_service_name(course, ns, "client")
+        assert _sysctls() == {k: v for k, v in before.items() if k in SYSCTLS}
+    finally:
+        local.down()
+        left, tables_after = _leftovers(local), host.nft_table_names()
+        sysctls_after = _sysctls(everything)
+        monkeypatch.delenv("COURSE_KUBE_PROXY_MODE")
+        local.up()  # leave the usual cluster for whoever runs next
+    assert left == NOTHING_LEFT
+    assert tables_after == tables_before, "iptables-nft's tables it made for kube-proxy are gone"
+    assert sysctls_after == before, "the kubelet's sysctls are back as they were"
+    assert local.status().healthy and local.kube_proxy_mode == _expected_mode()

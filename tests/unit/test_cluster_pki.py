@@ -49,14 +49,30 @@ def test_client_certificates_carry_user_and_groups(tmp_path: Path) -> None:
     assert list(eku) == [ExtendedKeyUsageOID.CLIENT_AUTH]
 
 
-def test_api_server_certificate_names_loopback_and_the_service(tmp_path: Path) -> None:
+def test_api_server_certificate_names_the_node_address_and_the_service(tmp_path: Path) -> None:
     pki.generate(tmp_path)
     sans = _cert(tmp_path / "apiserver.crt").extensions.get_extension_for_class(
         x509.SubjectAlternativeName
     )
     names = {str(v) for v in sans.value.get_values_for_type(x509.IPAddress)}
     names |= set(sans.value.get_values_for_type(x509.DNSName))
-    assert {"127.0.0.1", "localhost", "kubernetes.default.svc", "10.96.0.1"} <= names
+    assert names == {
+        config.NODE_IP,  # where it listens (host clients, the Service's endpoint)
+        "10.96.0.1",  # the kubernetes Service's ClusterIP
+        "kubernetes",
+        "kubernetes.default",
+        "kubernetes.default.svc",
+        "kubernetes.default.svc.cluster.local",
+    }
+    assert "127.0.0.1" not in names, "the API server no longer listens on loopback"
+
+
+def test_kube_proxy_and_coredns_have_their_own_identities(tmp_path: Path) -> None:
+    pki.generate(tmp_path)
+    for stem, user in (("kube-proxy", "system:kube-proxy"), ("coredns", "system:coredns")):
+        cert = _cert(tmp_path / f"{stem}.crt")
+        assert cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == user
+        assert not cert.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)  # no groups
 
 
 def test_kubeconfig_embeds_credentials_and_is_private(tmp_path: Path) -> None:
