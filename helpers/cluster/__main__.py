@@ -11,8 +11,8 @@ import sys
 from . import config, current, down, get_backend, kubeconfig, status, up
 from .build import ensure_all_built
 from .errors import ClusterError
-from .images import ensure_images
 from .progress import Progress
+from .toolsimage import ensure_pod_images
 
 
 def _print_status() -> None:
@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
             progress, layout = Progress(), config.Layout()
             get_backend("local")  # imports only
             ensure_all_built(layout, progress)
-            ensure_images(layout, progress)
+            ensure_pod_images(layout, progress)
             progress.say("binaries and images are ready")
         elif args.command == "kind-image":
             from .kindimage import ensure_node_image

@@ -98,8 +98,6 @@ def containerd_build(version: str = config.CONTAINERD_VERSION) -> GoBuild:
     )
 
 
-ALL_BUILDS = (kubernetes_build, etcd_build, containerd_build)
-
 #: crictl for the kind node image: the newest cri-tools the proxy serves that is not newer
 #: than KUBERNETES_VERSION (kind v0.32.0 ships v1.36.0, which the proxy does not serve).
 CRICTL_VERSION = "v1.34.0"
@@ -140,7 +138,10 @@ def coredns_build(version: str = COREDNS_VERSION) -> GoBuild:
 
 
 #: Everything the course's own kind node image is assembled from.
-KIND_NODE_BUILDS = (kubernetes_build, etcd_build, containerd_build, crictl_build, coredns_build)
+#: What the local cluster runs (CoreDNS is its cluster DNS).
+ALL_BUILDS = (kubernetes_build, etcd_build, containerd_build, coredns_build)
+#: What the offline kind node image carries (crictl too: `kind load` uses it).
+KIND_NODE_BUILDS = (*ALL_BUILDS, crictl_build)
 
 
 # -- the wrapper module ------------------------------------------------------------------

@@ -21,6 +21,9 @@ CONTAINERD_VERSION = "2.2.9"
 PAUSE_IMAGE = "registry.k8s.io/pause:3.10.1"
 #: The image every course Pod runs: Debian's busybox-static, packed as a one-layer image.
 BUSYBOX_IMAGE = "docker.io/library/busybox:1.35"
+#: The course's tools image (shell, curl, jq, kubectl), built from Debian packages; a name
+#: of our own under localhost/, which no registry serves, so it can only come from us.
+TOOLS_IMAGE = "localhost/sa-course/tools:1"
 #: kind release whose default node image is exactly KUBERNETES_VERSION.
 KIND_VERSION = "v0.32.0"
 KIND_NODE_IMAGE = (
@@ -28,17 +31,27 @@ KIND_NODE_IMAGE = (
 )
 
 #: Name of the single node of the local cluster (shows up in node-bound token claims).
-#: The kubelet listens on loopback only and refuses a loopback node IP, so the API server
-#: reaches it by this host name, which resolves to 127.0.0.1 everywhere.
+#: The kubelet listens on loopback only, so the API server reaches it by this host name,
+#: which resolves to 127.0.0.1 everywhere.
 NODE_NAME = "localhost"
 #: The issuer every bound token carries (as in Kubernetes' own hack/local-up-cluster.sh).
 SERVICE_ACCOUNT_ISSUER = "https://kubernetes.default.svc"
 #: Pod network of the local cluster; the bridge gets our own name so we never touch a cni0.
 POD_SUBNET = "10.85.0.0/24"
 BRIDGE_NAME = "sacourse0"
-#: Service IP range (no kube-proxy runs: ClusterIPs exist as API objects only).
+#: The node's own address on that bridge (the subnet's first address, which host-local
+#: never gives a Pod). kube-apiserver and CoreDNS listen here, so Pods reach them without
+#: any forwarding, and the kubelet reports it as the node IP.
+NODE_IP = "10.85.0.1"
+#: Service IP range; kube-proxy turns its ClusterIPs into DNAT rules.
 SERVICE_SUBNET = "10.96.0.0/24"
+#: The ``kubernetes`` Service's ClusterIP: always the range's first address.
+KUBERNETES_SERVICE_IP = "10.96.0.1"
+#: The ``kube-dns`` Service's ClusterIP, which the kubelet writes into every Pod's resolv.conf.
 CLUSTER_DNS = "10.96.0.10"
+CLUSTER_DOMAIN = "cluster.local"
+#: kube-proxy's own nftables table (one per IP family), which ``down()`` deletes.
+KUBE_PROXY_TABLE = "kube-proxy"
 #: cgroup parent of everything the kubelet and containerd create (removed by ``down()``).
 CGROUP_ROOT = "/sa-course"
 
@@ -60,7 +73,7 @@ def state_dir() -> Path:
 
 @dataclass(frozen=True)
 class Ports:
-    """TCP ports of the local cluster, all bound to 127.0.0.1."""
+    """Ports of the local cluster: the API server and DNS on NODE_IP, the rest on 127.0.0.1."""
 
     apiserver: int = 6443
     etcd_client: int = 12379
@@ -69,6 +82,10 @@ class Ports:
     kubelet_healthz: int = 10248
     controller_manager: int = 10257
     scheduler: int = 10259
+    kube_proxy_healthz: int = 10256
+    kube_proxy_metrics: int = 10249
+    coredns_ready: int = 8181
+    dns: int = 53
 
     @classmethod
     def from_env(cls) -> Ports:
@@ -77,15 +94,25 @@ class Ports:
         return cls(apiserver=int(api)) if api else cls()
 
     def by_component(self) -> dict[str, int]:
-        """Each port with the component that listens on it."""
+        """Each TCP port on 127.0.0.1 with the component that listens on it."""
         return {
-            "kube-apiserver": self.apiserver,
             "etcd (client)": self.etcd_client,
             "etcd (peer)": self.etcd_peer,
             "kubelet": self.kubelet,
             "kubelet (healthz)": self.kubelet_healthz,
             "kube-controller-manager": self.controller_manager,
             "kube-scheduler": self.scheduler,
+            "kube-proxy (healthz)": self.kube_proxy_healthz,
+            "kube-proxy (metrics)": self.kube_proxy_metrics,
+            "CoreDNS (ready)": self.coredns_ready,
+        }
+
+    def on_node_ip(self) -> dict[str, tuple[int, str]]:
+        """Each port on NODE_IP (the bridge) with its component: (port, "tcp" or "udp")."""
+        return {
+            "kube-apiserver": (self.apiserver, "tcp"),
+            "CoreDNS": (self.dns, "udp"),
+            "CoreDNS (TCP)": (self.dns, "tcp"),
         }
 
 

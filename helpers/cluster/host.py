@@ -38,6 +38,8 @@ PACKAGE_FILES = {
     "libc6-dev": ("/usr/lib/x86_64-linux-gnu/libc.a", "/usr/lib/aarch64-linux-gnu/libc.a"),
     # the nft command, through which kube-proxy writes its nftables rules
     "nftables": ("/usr/sbin/nft", "/sbin/nft"),
+    # makes the Debian root filesystem of the course's tools image (curl, jq, kubectl)
+    "mmdebstrap": ("/usr/bin/mmdebstrap",),
 }
 CNI_BIN_DIRS = ("/usr/lib/cni", "/opt/cni/bin")
 #: kube-proxy's nftables mode needs this kernel (its own check, pkg/proxy/nftables).

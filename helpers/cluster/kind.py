@@ -30,7 +30,7 @@ from pathlib import Path
 
 import yaml
 
-from . import build, config, images, kindimage
+from . import build, config, kindimage, toolsimage
 from .errors import ClusterError
 from .kindimage import docker_available
 from .progress import Progress
@@ -453,8 +453,10 @@ class KindBackend:
         else:
             self.create(kind, choose_node_image(self.layout, p))
         self.wait_until_ready()
-        busybox = images.ensure_images(self.layout, p)[config.BUSYBOX_IMAGE]
-        self.load_image_archives(kind, [busybox])
+        pod_images = toolsimage.ensure_pod_images(self.layout, p)
+        self.load_image_archives(
+            kind, [pod_images[config.BUSYBOX_IMAGE], pod_images[config.TOOLS_IMAGE]]
+        )
         os.chmod(self.kubeconfig, 0o600)
         return self.kubeconfig
 

@@ -30,14 +30,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import build, config, images
+from . import build, config, debian, images
+from .debian import DEBIAN_SUITE, ensure_rootfs
 from .errors import ClusterError
 from .images import Entry, HostFile
 from .progress import Progress
 
 NODE_IMAGE_REPOSITORY = "sa-course/kind-node"
-#: bookworm's systemd 252 boots on cgroup v1 hosts; systemd >= 256 refuses to.
-DEBIAN_SUITE = "bookworm"
 #: kind's base image packages, less the storage and rootless ones (nfs, iscsi, fuse),
 #: plus runc and the CNI plugins (kind builds both; we take Debian's).
 NODE_PACKAGES = (
@@ -68,7 +67,6 @@ IPTABLES_COMMANDS = tuple(
     for family in ("iptables", "ip6tables")
     for suffix in ("", "-save", "-restore")
 )
-DPKG_EXCLUDES = ("/usr/share/man/*", "/usr/share/doc/*", "/usr/share/locale/*")
 
 #: kind's default Pod network; the baked-in bridge configuration hands out its first /24.
 POD_SUBNET = "10.244.0.0/16"
@@ -294,7 +292,9 @@ def _last_wins(entries: Iterable[Entry | HostFile]) -> list[Entry | HostFile]:
 def recipe_inputs(layout: config.Layout) -> dict[str, str]:
     """Everything that decides the node image's content (cheap to compute: no commands)."""
     inputs = {
-        "recipe": hashlib.sha256(Path(__file__).read_bytes()).hexdigest(),
+        "recipe": hashlib.sha256(
+            Path(__file__).read_bytes() + Path(debian.__file__).read_bytes()
+        ).hexdigest(),
         "kind": config.KIND_VERSION,
         "debian": " ".join([DEBIAN_SUITE, *NODE_PACKAGES, "|", *KUBE_PROXY_PACKAGES]),
         "pause": images.file_sha256(layout.images / "pause.tar"),
@@ -313,12 +313,6 @@ def recipe_hash(inputs: Mapping[str, str]) -> str:
 def node_image_tag(recipe: str) -> str:
     """The course's node image tag for recipe hash ``recipe``."""
     return f"{NODE_IMAGE_REPOSITORY}:v{config.KUBERNETES_VERSION}-{recipe}"
-
-
-def rootfs_key(packages: Iterable[str], variant: str, hooks: Iterable[str]) -> str:
-    """Cache key of a Debian root filesystem: its whole mmdebstrap command line."""
-    cmd = mmdebstrap_command(Path("rootfs.tar"), variant, packages, hooks)
-    return hashlib.sha256(json.dumps(cmd).encode()).hexdigest()[:12]
 
 
 # -- Docker ------------------------------------------------------------------------------
@@ -441,61 +435,6 @@ def ensure_node_image(layout: config.Layout | None = None, progress: Progress | 
 def iptables_hooks() -> tuple[str, ...]:
     """Point iptables & co. at Debian's nft backend in an unpacked root filesystem."""
     return tuple(f'ln -sf xtables-nft-multi "$1"/usr/sbin/{c}' for c in IPTABLES_COMMANDS)
-
-
-def mmdebstrap_command(
-    out: Path, variant: str, packages: Iterable[str], hooks: Iterable[str]
-) -> list[str]:
-    """The mmdebstrap command line for a bookworm root filesystem tarball."""
-    cmd = ["mmdebstrap", f"--variant={variant}", f"--include={','.join(packages)}"]
-    cmd += [f"--dpkgopt=path-exclude={p}" for p in DPKG_EXCLUDES]
-    # the extract variant runs no customize hooks: its files are all there after extraction
-    phase = "extract" if variant == "extract" else "customize"
-    cmd += [f"--{phase}-hook={h}" for h in hooks]
-    cmd += [DEBIAN_SUITE, str(out)]
-    sources = Path("/etc/apt/sources.list.d/debian.sources")
-    if sources.is_file() and DEBIAN_SUITE in sources.read_text():
-        cmd.append(str(sources))  # this machine's own Debian mirror and its security updates
-    return cmd
-
-
-def ensure_rootfs(
-    layout: config.Layout,
-    name: str,
-    variant: str,
-    packages: Iterable[str],
-    hooks: Iterable[str],
-    progress: Progress,
-) -> Path:
-    """A Debian root filesystem tarball from mmdebstrap, cached by what goes into it."""
-    packages, hooks = tuple(packages), tuple(hooks)
-    out = image_dir(layout) / "rootfs" / f"{name}-{rootfs_key(packages, variant, hooks)}.tar"
-    if out.is_file():
-        return out
-    if not shutil.which("mmdebstrap"):
-        raise ClusterError(
-            "mmdebstrap is not installed, and the offline kind node image is assembled from a "
-            "Debian root filesystem it makes: install it (apt-get install mmdebstrap) and retry."
-        )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    log = image_dir(layout) / f"mmdebstrap-{name}.log"
-    tmp = out.with_name(out.stem + ".partial.tar")
-    with progress.stage(f"making the {name} root filesystem (Debian {DEBIAN_SUITE}, mmdebstrap)"):
-        with log.open("w") as fh:
-            proc = subprocess.run(
-                mmdebstrap_command(tmp, variant, packages, hooks),
-                stdin=subprocess.DEVNULL,
-                stdout=fh,
-                stderr=subprocess.STDOUT,
-                check=False,
-            )
-        if proc.returncode != 0:
-            raise ClusterError(
-                f"mmdebstrap could not make the {name} root filesystem (log: {log}): check your "
-                "network access to Debian's package mirror and retry."
-            )
-        tmp.replace(out)
-    return out
 
 
 def write_component_archives(
@@ -659,7 +598,7 @@ def _stop_containerd(name: str, timeout: float = 30) -> None:
 def prune_other_recipes(layout: config.Layout, keep: str) -> None:
     """Remove earlier recipes' files and images (root filesystems and images in use stay)."""
     for d in image_dir(layout).iterdir():
-        if d.is_dir() and d.name not in (keep, "rootfs"):
+        if d.is_dir() and d.name != keep:
             shutil.rmtree(d, ignore_errors=True)
     listed = subprocess.run(
         ["docker", "image", "ls", "--format", "{{.Repository}}:{{.Tag}}", NODE_IMAGE_REPOSITORY],

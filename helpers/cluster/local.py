@@ -26,7 +26,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import build, components, config, host, images, pki
+from . import build, components, config, host, pki, toolsimage
 from .errors import ClusterError, ComponentFailed
 from .progress import Progress
 from .supervise import Supervisor
@@ -147,8 +147,7 @@ class LocalCluster:
         proxy_mode = host.kube_proxy_mode()
         host.check_no_other_kube_proxy(proxy_mode)
         binaries = build.ensure_all_built(self.layout, p)
-        binaries.update(build.ensure_built(build.coredns_build(), self.layout, p).paths)
-        image_tars = images.ensure_images(self.layout, p)
+        image_tars = toolsimage.ensure_pod_images(self.layout, p)
         bins = {name: path.parent for name, path in binaries.items()}
         try:
             self._start(ports, proxy_mode, bins, image_tars)

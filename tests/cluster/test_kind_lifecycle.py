@@ -22,7 +22,7 @@ pytestmark = [pytest.mark.cluster, pytest.mark.teardown]
 @pytest.fixture
 def backend(course: Course) -> KindBackend:
     if course.backend != "kind":
-        pytest.fail("tests/run.py runs this file on the kind backend only", pytrace=False)
+        pytest.skip("only the kind backend's cluster is deleted and re-created here")
     return KindBackend()
 
 

@@ -265,7 +265,7 @@ def fake_up_steps(
     backend: kind.KindBackend, kind_bin: Path, monkeypatch: pytest.MonkeyPatch, exists: bool
 ) -> list[object]:
     """Replace the steps of up() that need Docker; record what up() does, in order."""
-    from helpers.cluster import images
+    from helpers.cluster import toolsimage
 
     steps: list[object] = []
     monkeypatch.setattr(kind, "docker_available", lambda timeout=10: True)
@@ -277,7 +277,13 @@ def fake_up_steps(
     monkeypatch.setattr(backend, "create", lambda k, image: steps.append(("create", image.ref)))
     monkeypatch.setattr(backend, "wait_until_ready", lambda: steps.append("wait"))
     monkeypatch.setattr(
-        images, "ensure_images", lambda lay, p: {config.BUSYBOX_IMAGE: Path("busybox.tar")}
+        toolsimage,
+        "ensure_pod_images",
+        lambda lay, p: {
+            config.PAUSE_IMAGE: Path("pause.tar"),
+            config.BUSYBOX_IMAGE: Path("busybox.tar"),
+            config.TOOLS_IMAGE: Path("tools.tar"),
+        },
     )
     monkeypatch.setattr(
         backend, "load_image_archives", lambda k, tars: steps.append(("load", list(tars)))
@@ -292,7 +298,7 @@ def test_up_reuses_an_existing_cluster_and_loads_missing_images(
 ) -> None:
     steps = fake_up_steps(backend, kind_bin, monkeypatch, exists=True)
     assert backend.up() == backend.kubeconfig
-    assert steps == ["wait", ("load", [Path("busybox.tar")])]
+    assert steps == ["wait", ("load", [Path("busybox.tar"), Path("tools.tar")])]
     assert backend.kubeconfig.stat().st_mode & 0o777 == 0o600
 
 
@@ -305,7 +311,7 @@ def test_up_creates_a_missing_cluster_from_the_chosen_image(
         "choose",
         ("create", config.KIND_NODE_IMAGE),
         "wait",
-        ("load", [Path("busybox.tar")]),
+        ("load", [Path("busybox.tar"), Path("tools.tar")]),
     ]
 
 

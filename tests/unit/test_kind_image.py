@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers.cluster import build, config, images, kindimage
+from helpers.cluster import build, config, debian, images, kindimage
 from helpers.cluster.images import Entry, HostFile
 
 #: What `kubeadm config images list --kubernetes-version v1.36.1` prints.
@@ -190,18 +190,18 @@ def test_node_layer_has_kinds_files_binaries_and_configuration(
 
 def test_mmdebstrap_runs_extract_hooks_for_the_unpacked_variant(tmp_path: Path) -> None:
     out = tmp_path / "r.tar"
-    extract = kindimage.mmdebstrap_command(out, "extract", ["iptables"], ["true"])
-    minbase = kindimage.mmdebstrap_command(out, "minbase", ["systemd"], ["true"])
+    extract = debian.mmdebstrap_command(out, "extract", ["iptables"], ["true"])
+    minbase = debian.mmdebstrap_command(out, "minbase", ["systemd"], ["true"])
     assert "--extract-hook=true" in extract and "--customize-hook=true" in minbase
     assert extract[:3] == ["mmdebstrap", "--variant=extract", "--include=iptables"]
-    assert kindimage.DEBIAN_SUITE in minbase and str(out) in minbase
+    assert debian.DEBIAN_SUITE in minbase and str(out) in minbase
 
 
 def test_rootfs_key_follows_the_packages_and_hooks() -> None:
-    key = kindimage.rootfs_key(["a", "b"], "minbase", ["h"])
-    assert key == kindimage.rootfs_key(["a", "b"], "minbase", ["h"])
-    assert key != kindimage.rootfs_key(["a", "c"], "minbase", ["h"])
-    assert key != kindimage.rootfs_key(["a", "b"], "minbase", ["other"])
+    key = debian.rootfs_key(["a", "b"], "minbase", ["h"])
+    assert key == debian.rootfs_key(["a", "b"], "minbase", ["h"])
+    assert key != debian.rootfs_key(["a", "c"], "minbase", ["h"])
+    assert key != debian.rootfs_key(["a", "b"], "minbase", ["other"])
 
 
 def test_iptables_commands_point_at_debians_nft_backend() -> None:
@@ -237,10 +237,10 @@ def test_docker_archive_of_layer_files(tmp_path: Path) -> None:
 def test_a_missing_mmdebstrap_is_one_sentence(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(kindimage.shutil, "which", lambda name: None)
+    monkeypatch.setattr(debian.shutil, "which", lambda name: None)
     layout = config.Layout(cache=tmp_path, state=tmp_path / "state")
     with pytest.raises(kindimage.ClusterError, match=r"install it \(apt-get install mmdebstrap\)"):
-        kindimage.ensure_rootfs(layout, "node", "minbase", ["bash"], [], kindimage.Progress(True))
+        debian.ensure_rootfs(layout, "node", "minbase", ["bash"], [], kindimage.Progress(True))
 
 
 def test_a_present_node_image_is_not_rebuilt(

@@ -1,0 +1,85 @@
+"""The course's tools image: a shell, curl that verifies TLS, jq and the course's kubectl.
+
+Pods that call the API server themselves (``curl --cacert …/ca.crt -H "Authorization:
+Bearer $(cat …/token)" https://kubernetes.default.svc/…``, ``kubectl auth whoami`` from
+inside a Pod) need more than busybox, whose ``wget`` cannot verify a certificate. The
+image is built here, without a registry: a Debian bookworm root filesystem from
+mmdebstrap (``ca-certificates``, ``curl``, ``jq``) and a second layer with the kubectl the
+course builds. It is tagged under the course's own name, :data:`TOOLS_IMAGE`, which no
+registry serves: Pods use it with ``imagePullPolicy: IfNotPresent`` (or ``Never``) after
+the local cluster imported it or ``kind load`` put it into the node.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from . import build, config, images
+from .debian import ensure_rootfs, rootfs_key
+from .images import Entry, HostFile
+from .progress import Progress
+
+__all__ = ["PACKAGES", "TOOLS_IMAGE", "ensure_pod_images", "ensure_tools_image", "recipe"]
+
+#: The tools image's name: the course's own, never an upstream one.
+TOOLS_IMAGE = config.TOOLS_IMAGE
+#: What the image adds to Debian's minimal base (which already has bash and coreutils).
+PACKAGES = ("ca-certificates", "curl", "jq")
+#: Keep the image small: no package lists or caches.
+HOOKS = ('rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*',)
+IMAGE_CONFIG = {
+    "Env": [images.PATH_ENV],
+    "Cmd": ["sleep", "infinity"],
+    "WorkingDir": "/",
+    "Labels": {"org.opencontainers.image.title": "sa-course tools"},
+}
+
+
+def recipe(kubectl_stamp: str) -> str:
+    """What decides the image's bytes: packages, hooks, the kubectl build, this recipe.
+
+    >>> recipe("abc") == recipe("abc") != recipe("abd")
+    True
+    """
+    blob = json.dumps(
+        [rootfs_key(PACKAGES, "minbase", HOOKS), kubectl_stamp, IMAGE_CONFIG, TOOLS_IMAGE]
+    )
+    return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
+def ensure_tools_image(layout: config.Layout, progress: Progress) -> Path:
+    """The tools image as a docker-archive, built unless cached; its path."""
+    kubernetes = build.kubernetes_build()
+    bins = build.ensure_built(kubernetes, layout, progress).paths
+    key = recipe(build.recipe_stamp(kubernetes, layout))
+    out = layout.images / f"tools-{key}.tar"
+    if out.is_file():
+        return out
+    rootfs = ensure_rootfs(layout, "tools", "minbase", PACKAGES, HOOKS, progress)
+    with progress.stage(f"writing the tools image {TOOLS_IMAGE} (curl, jq, kubectl)"):
+        layer = layout.images / f"tools-{key}-kubectl.tar"
+        images.write_layer(
+            layer,
+            [
+                Entry("usr", "dir", mode=0o755),
+                Entry("usr/local", "dir", mode=0o755),
+                Entry("usr/local/bin", "dir", mode=0o755),
+                HostFile("usr/local/bin/kubectl", bins["kubectl"]),
+            ],
+        )
+        images.write_docker_archive(out, [TOOLS_IMAGE], [rootfs, layer], IMAGE_CONFIG)
+        layer.unlink()
+    for old in layout.images.glob("tools-*.tar"):
+        if old != out:
+            old.unlink()
+    return out
+
+
+def ensure_pod_images(layout: config.Layout, progress: Progress) -> dict[str, Path]:
+    """Every image the course's Pods run (pause, busybox, tools); tag -> docker-archive."""
+    return {
+        **images.ensure_images(layout, progress),
+        TOOLS_IMAGE: ensure_tools_image(layout, progress),
+    }
