@@ -64,7 +64,7 @@ test-kubeconfig: setup ## the same through the kubeconfig backend (an existing c
 test-kind: setup ## the same on a kind cluster (starts the test-only Docker engine where none runs)
 	@$(RUN_TESTS) --no-offline --backends=kind
 
-bench: setup ## time a fresh start of the local cluster (and its memory); prints a table
+bench: setup ## time fresh starts of the local and kind clusters (and memory), side by side
 	@$(PY) -m helpers.cluster.bench
 
 nav: setup ## regenerate notebook navigation and the README contents; strip outputs

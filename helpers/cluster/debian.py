@@ -94,4 +94,7 @@ def ensure_rootfs(
                 "network access to Debian's package mirror and retry."
             )
         tmp.replace(out)
+    for old in rootfs_dir(layout).glob(f"{name}-*.tar"):  # an earlier recipe's
+        if old != out and not old.name.endswith(".partial.tar"):
+            old.unlink()
     return out

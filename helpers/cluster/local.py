@@ -329,6 +329,9 @@ class LocalCluster:
             timeout=30,
         )
         for tag, tar in image_tars.items():
+            # The large tools image is unpacked when its first container starts, not now:
+            # importing is then little more than copying its layers into the content store.
+            unpack = [] if tag != config.TOOLS_IMAGE else ["--no-unpack"]
             proc = _run(
                 [
                     ctr,
@@ -339,6 +342,7 @@ class LocalCluster:
                     "images",
                     "import",
                     "--local",
+                    *unpack,
                     "--platform",
                     "linux/amd64",
                     tar,

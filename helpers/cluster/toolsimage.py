@@ -3,9 +3,11 @@
 Pods that call the API server themselves (``curl --cacert …/ca.crt -H "Authorization:
 Bearer $(cat …/token)" https://kubernetes.default.svc/…``, ``kubectl auth whoami`` from
 inside a Pod) need more than busybox, whose ``wget`` cannot verify a certificate. The
-image is built here, without a registry: a Debian bookworm root filesystem from
-mmdebstrap (``ca-certificates``, ``curl``, ``jq``) and a second layer with the kubectl the
-course builds. It is tagged under the course's own name, :data:`TOOLS_IMAGE`, which no
+image is built here, without a registry: Debian bookworm's ``bash``, ``coreutils``,
+``grep``, ``sed``, ``curl`` and ``jq``, unpacked by mmdebstrap with their libraries and
+nothing else (no package manager, 45 MB), and a second layer with the kubectl the course
+builds. It has no public CA bundle on purpose: a Pod trusts its cluster through the
+``ca.crt`` mounted next to its token (``curl --cacert``), nothing more. It is tagged under the course's own name, :data:`TOOLS_IMAGE`, which no
 registry serves: Pods use it with ``imagePullPolicy: IfNotPresent`` (or ``Never``) after
 the local cluster imported it or ``kind load`` put it into the node.
 """
@@ -25,10 +27,11 @@ __all__ = ["PACKAGES", "TOOLS_IMAGE", "ensure_pod_images", "ensure_tools_image",
 
 #: The tools image's name: the course's own, never an upstream one.
 TOOLS_IMAGE = config.TOOLS_IMAGE
-#: What the image adds to Debian's minimal base (which already has bash and coreutils).
-PACKAGES = ("ca-certificates", "curl", "jq")
-#: Keep the image small: no package lists or caches.
-HOOKS = ('rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*',)
+#: Unpacked with their dependencies only (mmdebstrap's extract variant: no maintainer scripts).
+PACKAGES = ("bash", "coreutils", "grep", "sed", "curl", "jq")
+VARIANT = "extract"
+#: What the maintainer scripts would have done that a shell in a Pod needs.
+HOOKS = ('ln -sf bash "$1"/bin/sh', 'mkdir -p -m 1777 "$1"/tmp')
 IMAGE_CONFIG = {
     "Env": [images.PATH_ENV],
     "Cmd": ["sleep", "infinity"],
@@ -44,7 +47,7 @@ def recipe(kubectl_stamp: str) -> str:
     True
     """
     blob = json.dumps(
-        [rootfs_key(PACKAGES, "minbase", HOOKS), kubectl_stamp, IMAGE_CONFIG, TOOLS_IMAGE]
+        [rootfs_key(PACKAGES, VARIANT, HOOKS), kubectl_stamp, IMAGE_CONFIG, TOOLS_IMAGE]
     )
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
@@ -57,8 +60,8 @@ def ensure_tools_image(layout: config.Layout, progress: Progress) -> Path:
     out = layout.images / f"tools-{key}.tar"
     if out.is_file():
         return out
-    rootfs = ensure_rootfs(layout, "tools", "minbase", PACKAGES, HOOKS, progress)
-    with progress.stage(f"writing the tools image {TOOLS_IMAGE} (curl, jq, kubectl)"):
+    rootfs = ensure_rootfs(layout, "tools", VARIANT, PACKAGES, HOOKS, progress)
+    with progress.stage(f"writing the tools image {TOOLS_IMAGE} (bash, curl, jq, kubectl)"):
         layer = layout.images / f"tools-{key}-kubectl.tar"
         images.write_layer(
             layer,
