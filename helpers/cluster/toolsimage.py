@@ -7,9 +7,10 @@ image is built here, without a registry: Debian bookworm's ``bash``, ``coreutils
 ``grep``, ``sed``, ``curl`` and ``jq``, unpacked by mmdebstrap with their libraries and
 nothing else (no package manager, 45 MB), and a second layer with the kubectl the course
 builds. It has no public CA bundle on purpose: a Pod trusts its cluster through the
-``ca.crt`` mounted next to its token (``curl --cacert``), nothing more. It is tagged under the course's own name, :data:`TOOLS_IMAGE`, which no
-registry serves: Pods use it with ``imagePullPolicy: IfNotPresent`` (or ``Never``) after
-the local cluster imported it or ``kind load`` put it into the node.
+``ca.crt`` mounted next to its token (``curl --cacert``), nothing more. It is tagged
+under the course's own name, :data:`TOOLS_IMAGE`, which no registry serves: Pods use it
+with ``imagePullPolicy: IfNotPresent`` (or ``Never``) after the local cluster imported it
+or ``kind load`` put it into the node.
 """
 
 from __future__ import annotations
