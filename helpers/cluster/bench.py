@@ -15,12 +15,12 @@ import shutil
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pandas as pd
 
 from . import build, config, host
 from .errors import ClusterError
+from .firstpod import first_pod_seconds
 from .local import LocalCluster, _rss_mib
 from .progress import Progress
 
@@ -36,35 +36,12 @@ TARGETS = {
     "cluster memory (MiB)": 800,
 }
 
-#: From inside a Pod: resolve the API's Service name and open a TCP connection to it.
-FIRST_CALL = "until nc -w 1 kubernetes.default.svc 443 </dev/null; do sleep 0.05; done"
-
 
 def cluster_rss_mib(cluster: LocalCluster) -> float:
     """Resident memory of every process of the cluster: components, shims, containers."""
     pids = {c.pid for c in cluster.status().components if c.pid}
     pids |= set(host.pids_mentioning(cluster.layout.state)) | host.cgroup_pids()
     return sum(_rss_mib(pid) for pid in pids)
-
-
-def first_pod_seconds(kubeconfig: Path) -> tuple[float, float]:
-    """Seconds from creating a busybox Pod to Running, then to its first connection to the API.
-
-    The connection goes the way every Pod's does: CoreDNS answers for
-    ``kubernetes.default.svc``, kube-proxy's rules lead the ClusterIP to the API server.
-    """
-    from helpers.course import connect
-    from helpers.pods import busybox_pod, exec_in_pod, run_pod
-
-    course = connect(start=False)
-    ns = course.fresh_namespace("bench")
-    started = time.monotonic()
-    run_pod(course.core, ns, busybox_pod("first"))
-    running = time.monotonic()
-    exec_in_pod(course.core, ns, "first", ["sh", "-c", f"timeout 30 sh -c '{FIRST_CALL}'"])
-    called = time.monotonic()
-    course.delete_namespace(ns)
-    return running - started, called - running
 
 
 def warm_setup_seconds() -> float:

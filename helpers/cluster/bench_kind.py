@@ -55,7 +55,7 @@ def node_memory_mib(node: str) -> float:
 def run_kind() -> dict[str, float | None]:
     """Recreate the kind cluster and time it; the figures, keyed like the local bench's."""
     from . import down, up
-    from .bench import first_pod_seconds
+    from .firstpod import first_pod_seconds
     from .kind import NODE, KindBackend
     from .kindimage import ensure_node_image
 
