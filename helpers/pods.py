@@ -1,7 +1,8 @@
 """Pods for the course: a busybox Pod with a ServiceAccount, exec into it, read its files.
 
-The Pods run ``busybox:1.35`` (on the local cluster a locally built image; on kind the
-same tag pulled from Docker Hub), sleep, and stop within a second when deleted.
+The Pods run ``busybox:1.35`` (built from Debian's busybox-static, imported into the local
+cluster or loaded into the kind node: never pulled), sleep, and stop within a second when
+deleted. Pods that call the API server themselves are in :mod:`helpers.workloads`.
 """
 
 from __future__ import annotations

@@ -570,6 +570,7 @@ def _spec() -> _Raw:
     s.holds(who, ns, "get,list,watch configmaps", "Role configmap-reader")
     s.add(who, ns, "list pods", "the set-up waits for the Pods")
     s.exec(who, ns, "read_pod_token() of each workload")
+    s.add(who, ns, "get pods/log", "the checkers read what each workload logged")
     s.add(who, ns, "list rolebindings.rbac", "the checkers read the RoleBindings")
     s.add(
         who,
@@ -600,6 +601,7 @@ def _spec() -> _Raw:
 
     who, ns = "lab 10", "lab-10-lock"
     lab(who, ns)
+    s.add(who, ns, "get pods/log", "the set-up and q3's checker read the operator's log")
     s.seed(who, ns, "serviceaccounts secrets roles.rbac rolebindings.rbac deployments.apps")
     s.holds(who, ns, "get,list,watch pods", "Role operator")
     s.add(

@@ -33,6 +33,35 @@ PACKAGES = ("bash", "coreutils", "grep", "sed", "curl", "jq")
 VARIANT = "extract"
 #: What the maintainer scripts would have done that a shell in a Pod needs.
 HOOKS = ('ln -sf bash "$1"/bin/sh', 'mkdir -p -m 1777 "$1"/tmp')
+#: ``call-api PATH…``: what an in-cluster client does, one GET per path every $EVERY
+#: seconds, one log line per request (helpers.workloads reads them back).
+CALL_API_SCRIPT = r"""#!/bin/bash
+# call-api PATH... -- GET each PATH from the API server the way an in-cluster client does:
+# the address from KUBERNETES_SERVICE_HOST/PORT, the Pod's CA, the Pod's own token (read
+# again for every request: the kubelet replaces it). One line per request:
+#   <UTC time> GET <path> <HTTP status, 000 if none> <the server's message, or what it sent>
+set -u
+dir=${TOKEN_DIR:-/var/run/secrets/kubernetes.io/serviceaccount}
+api="https://${KUBERNETES_SERVICE_HOST}:${KUBERNETES_SERVICE_PORT}"
+summary='if .kind == "Status" then .message
+  elif has("items") then "\(.items | length) \(.kind): " + ([.items[].metadata.name] | join(" "))
+  else .kind // "" end'
+while :; do
+  for path in "$@"; do
+    code=$(curl -sS --max-time 5 --cacert "$dir/ca.crt" \
+      -H "Authorization: Bearer $(cat "$dir/token" 2>/dev/null)" \
+      -o /tmp/answer -w '%{http_code}' "$api$path" 2>/tmp/error) || code=000
+    if [ "$code" = 000 ]; then
+      message=$(tr '\n' ' ' </tmp/error)
+    else
+      message=$(jq -r "$summary" /tmp/answer 2>/dev/null || head -c 120 /tmp/answer | tr '\n' ' ')
+    fi
+    printf '%s GET %s %s %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$path" "$code" "$message"
+  done
+  [ -n "${ONCE:-}" ] && exit 0
+  sleep "${EVERY:-2}"
+done
+"""
 IMAGE_CONFIG = {
     "Env": [images.PATH_ENV],
     "Cmd": ["sleep", "infinity"],
@@ -48,7 +77,13 @@ def recipe(kubectl_stamp: str) -> str:
     True
     """
     blob = json.dumps(
-        [rootfs_key(PACKAGES, VARIANT, HOOKS), kubectl_stamp, IMAGE_CONFIG, TOOLS_IMAGE]
+        [
+            rootfs_key(PACKAGES, VARIANT, HOOKS),
+            kubectl_stamp,
+            IMAGE_CONFIG,
+            TOOLS_IMAGE,
+            CALL_API_SCRIPT,
+        ]
     )
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
@@ -71,6 +106,7 @@ def ensure_tools_image(layout: config.Layout, progress: Progress) -> Path:
                 Entry("usr/local", "dir", mode=0o755),
                 Entry("usr/local/bin", "dir", mode=0o755),
                 HostFile("usr/local/bin/kubectl", bins["kubectl"]),
+                Entry("usr/local/bin/call-api", data=CALL_API_SCRIPT.encode(), mode=0o755),
             ],
         )
         images.write_docker_archive(out, [TOOLS_IMAGE], [rootfs, layer], IMAGE_CONFIG)

@@ -1,7 +1,8 @@
 """Lab 06: 401 or 403? Diagnose two broken workloads with TokenReview and fix each.
 
 The scenario (namespace ``lab-06-diag``): two workloads that list the ConfigMaps of their
-namespace with the token in their Pod, and both fail.
+namespace every two seconds, from inside their Pod, with the token they find there
+(:mod:`helpers.workloads`) — and both fail; their own logs show it.
 
 - ``reporter`` presents a token the API server rejects (401): someone copied a projected
   volume written for an external reporting service, so the token's audience is
@@ -18,11 +19,13 @@ from typing import Any, ClassVar
 from kubernetes import client
 
 from ..checks import Lab, NotAttempted, NotYet, Question
-from ..cluster.config import BUSYBOX_IMAGE
+from ..cluster.config import TOOLS_IMAGE
+from ..cluster.errors import ClusterError
 from ..course import Course
-from ..pods import TOKEN_DIR, busybox_pod, read_pod_token
+from ..pods import TOKEN_DIR, read_pod_token
 from ..reviews import review_token, sa_username
 from ..tokens import Token
+from ..workloads import CALL_API, OWN_NAMESPACE, ApiCall, api_caller, api_calls, wait_for_call
 from .common import (
     Request,
     action,
@@ -40,6 +43,8 @@ WRONG_AUDIENCE = "https://reports.example.com"
 ROLE = "configmap-reader"
 SYNCER_BINDING = "syncer-configmaps"
 RBAC = "rbac.authorization.k8s.io"
+#: What both workloads GET, every two seconds: the ConfigMaps of their own namespace.
+CONFIGMAPS = f"/api/v1/namespaces/{OWN_NAMESPACE}/configmaps"
 
 #: requests neither workload may make (over-granting is not a fix)
 NOT_NEEDED = (
@@ -74,9 +79,10 @@ def _reporter_pod() -> dict[str, Any]:
         },
     }
     mount = {"name": "api-token", "mountPath": TOKEN_DIR, "readOnly": True}
-    return busybox_pod(
+    return api_caller(
         "reporter",
         "reporter",
+        [CONFIGMAPS],
         automount=False,
         volumes=[volume],
         volume_mounts=[mount],
@@ -117,7 +123,7 @@ def _manifests() -> list[dict[str, Any]]:
             "subjects": [{"kind": "ServiceAccount", "name": "syncer", "namespace": "default"}],
         },
         _reporter_pod(),
-        busybox_pod("syncer", "syncer", labels={"app": "syncer"}),
+        api_caller("syncer", "syncer", [CONFIGMAPS], labels={"app": "syncer"}),
     ]
 
 
@@ -140,8 +146,10 @@ class Diagnose(Question):
     title = "401 or 403?"
     variables = ("REPORTER_STATUS", "SYNCER_STATUS")
     hints = (
-        "Do what each workload does: read the token from its Pod (`read_pod_token`) and list "
-        "the ConfigMaps of the namespace with a client that uses only that token "
+        "Each workload logs every request it makes, with the status it got: "
+        "`kubectl -n lab-06-diag logs reporter`. To see it for yourself, do what each "
+        "workload does: read the token from its Pod (`read_pod_token`) and list the "
+        "ConfigMaps of the namespace with a client that uses only that token "
         "(`course.client_for_token`). The error's `.status` is the HTTP status.",
         "401 means the API server does not accept the token at all; 403 means it knows who "
         "you are and RBAC refuses. `review_token` tells you which one it is.",
@@ -207,10 +215,13 @@ class FixToken(Question):
           serviceAccountName: reporter   # automount gives it a token for the API server
           terminationGracePeriodSeconds: 1
           containers:
-          - name: main
-            image: {BUSYBOX_IMAGE}
+          - name: main                   # the workload itself, unchanged
+            image: {TOOLS_IMAGE}
             imagePullPolicy: IfNotPresent
-            command: ["sleep", "86400"]
+            command: ["{CALL_API}", "{CONFIGMAPS}"]
+            env:
+            - name: POD_NAMESPACE
+              valueFrom: {{fieldRef: {{fieldPath: metadata.namespace}}}}
         EOF
         kubectl -n {NAMESPACE} wait --for=condition=Ready pod/reporter --timeout=60s
         """
@@ -258,6 +269,9 @@ class FixToken(Question):
         code, message = call_status(course, token, _list_configmaps(ns))
         if code != 200:
             raise NotYet(f"with the Pod's token, listing ConfigMaps fails: {code} {message}")
+        call = _own_call(course, ns, "reporter", after=pod.status.start_time)
+        if call.status != 200:
+            raise NotYet(f"the token is fine, but the workload's own calls still fail: {call}.")
         return (
             "the Pod now presents a token for the API server's audience; it authenticates as "
             "`reporter` and lists ConfigMaps. The old token was valid, just for another service "
@@ -318,6 +332,9 @@ class FixBinding(Question):
             raise NotYet(
                 f"with the token in Pod `syncer`, listing ConfigMaps still fails: {code} {message}"
             )
+        call = _own_call(course, ns, "syncer", status=200)
+        if call.status != 200:
+            raise NotYet(f"RBAC allows it, but the workload's own calls still fail: {call}.")
         return (
             "the token in Pod `syncer` now lists ConfigMaps: same token, same Pod, no restart. "
             "A 403 is never about the token; RBAC is evaluated on every request."
@@ -334,6 +351,20 @@ class FixBinding(Question):
             ) from None
 
 
+def _own_call(course: Course, ns: str, pod: str, **match: Any) -> ApiCall:
+    """The workload's newest call that matches (by default any); NotYet if it makes none."""
+    try:
+        return wait_for_call(course.core, ns, pod, timeout=15, **match)
+    except ClusterError:
+        calls = api_calls(course.core, ns, pod)
+        if calls:
+            return calls[-1]
+        raise NotYet(
+            f"Pod `{pod}` does not call the API (its log is empty): keep the workload's image "
+            f"and command (`{CALL_API} …`); only its credentials are broken."
+        ) from None
+
+
 class DiagnoseLab(Lab):
     """The scenario; it records what each workload got before any fix."""
 
@@ -348,11 +379,15 @@ class DiagnoseLab(Lab):
         apply(course, _manifests(), ns)
         pods = wait_for_pods(course, ns)
         self.initial_uids = {p.metadata.name: p.metadata.uid for p in pods}
+        # what each workload got, from its own log (and the same request, replayed)
         self.initial_status = {}
         for name in ("reporter", "syncer"):
+            own = wait_for_call(course.core, ns, name, timeout=30).status
             token = read_pod_token(course.core, ns, name)
-            code, _ = call_status(course, token, _list_configmaps(ns))
-            self.initial_status[name] = code
+            replayed, _ = call_status(course, token, _list_configmaps(ns))
+            if own != replayed:
+                raise RuntimeError(f"Workload {name} logged {own}, but its token gets {replayed}.")
+            self.initial_status[name] = own
         if self.initial_status != {"reporter": 401, "syncer": 403}:
             raise RuntimeError(
                 f"The lab's workloads should fail with 401 and 403, not {self.initial_status}."

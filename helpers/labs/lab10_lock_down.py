@@ -4,8 +4,10 @@ move the one workload that calls the API to a projected token.
 The scenario (namespace ``lab-10-lock``): three Deployments.
 
 - ``web`` and ``batch`` never call the Kubernetes API, yet get a token (automount).
-- ``operator`` lists Pods through the API, with a *legacy* token: its Pod mounts the
-  Secret ``operator-token`` where the projected token would normally be.
+- ``operator`` lists the Pods of its namespace through the API every two seconds, from
+  inside its Pod (:mod:`helpers.workloads`), with a *legacy* token: its Pod mounts the
+  Secret ``operator-token`` where the projected token would normally be. Its log shows
+  every answer, so "the operator keeps working" is observed, not assumed.
 - ``ci-token`` is a forgotten legacy token of ServiceAccount ``ci`` (no workload uses it);
   ``operator-config`` and ``web-settings`` are ordinary Secrets.
 """
@@ -19,10 +21,12 @@ from kubernetes import client
 
 from ..accounts import legacy_token_secret
 from ..checks import Lab, NotAttempted, NotYet, Question
+from ..cluster.errors import ClusterError
 from ..course import Course
 from ..pods import TOKEN_DIR, busybox_pod, read_pod_token
 from ..reviews import review_token, sa_username
 from ..tokens import Token
+from ..workloads import CALL_API, OWN_NAMESPACE, api_caller, api_calls, wait_for_call
 from .common import (
     apply,
     call_status,
@@ -46,8 +50,15 @@ LEGACY = {"operator-token": "operator", "ci-token": "ci"}
 RBAC = "rbac.authorization.k8s.io"
 
 
+#: What the operator GETs every two seconds, from inside its Pod: the Pods of its namespace.
+OPERATOR_CALL = f"/api/v1/namespaces/{OWN_NAMESPACE}/pods"
+
+
 def _deployment(app: str, **pod_options: Any) -> dict[str, Any]:
-    pod = busybox_pod(app, app, labels={"app": app}, **pod_options)
+    if app == "operator":  # the one workload that really calls the API
+        pod = api_caller(app, app, [OPERATOR_CALL], labels={"app": app}, **pod_options)
+    else:
+        pod = busybox_pod(app, app, labels={"app": app}, **pod_options)
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -315,7 +326,7 @@ class RetireLegacy(Question):
         except (RuntimeError, ValueError):
             return [f"Pod `{name}` has no token at `{TOKEN_DIR}/token`, but the operator needs one"]
         if token.kind == "legacy":
-            broken = not review_token(course.authn, token).authenticated
+            broken = not review_token(course.authn, token).authenticated or self._refused(name)
             why = ", which the API server now rejects: the operator is broken" if broken else ""
             source = token_source(course, pod) or "a Secret"
             return [f"Pod `{name}` still reads a legacy token, from {source}{why}"]
@@ -329,6 +340,34 @@ class RetireLegacy(Question):
         )
         if code != 200:
             return [f"with the token of Pod `{name}`, listing Pods fails: {code} {message}"]
+        return self._operator_worked(name)
+
+    def _refused(self, name: str) -> bool:
+        """True once the operator in Pod ``name`` logs a 401 (within the 10 s auth cache)."""
+        lab: LockDownLab = self.lab  # type: ignore[assignment]
+        present = {s.metadata.name for s in legacy_secrets(lab.course, lab.namespace)}
+        if "operator-token" in present:  # its token is still valid
+            return False
+        try:
+            wait_for_call(lab.course.core, lab.namespace, name, status=401, timeout=15)
+        except ClusterError:
+            return False
+        return True
+
+    def _operator_worked(self, name: str) -> list[str]:
+        """What the operator in Pod ``name`` logged: every call answered, none refused."""
+        lab: LockDownLab = self.lab  # type: ignore[assignment]
+        core, ns = lab.course.core, lab.namespace
+        try:
+            wait_for_call(core, ns, name, timeout=15)
+        except ClusterError:
+            return [
+                f"Pod `{name}` does not call the API (its log is empty): keep the operator's "
+                f"image and command (`{CALL_API} …`); only its token should change"
+            ]
+        failed = [c for c in api_calls(core, ns, name) if c.status != 200]
+        if failed:
+            return [f"the operator in Pod `{name}` was refused: its log shows {failed[-1]}"]
         return []
 
 
@@ -352,6 +391,9 @@ class LockDownLab(Lab):
         for app in (*QUIET_APPS, "operator"):
             wait_for_rollout(course, ns, app)
         wait_for_pods(course, ns)
+        # the operator works with its legacy token: its own log says so
+        (operator,) = live_pods(course, ns, "app=operator")
+        wait_for_call(course.core, ns, operator.metadata.name, status=200, timeout=30)
         self.initial_accounts = {
             name: course.core.read_namespaced_service_account(name, ns).metadata.resource_version
             for name in (*QUIET_APPS, "default")

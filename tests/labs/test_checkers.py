@@ -414,6 +414,11 @@ LAB06 = {
             ("no token at",),
         ),
         Wrong("legacy-token", _reporter_with_legacy_token, ("legacy token", "never expires")),
+        Wrong(
+            "a-pod-that-only-sleeps",  # the right token, but the workload itself is gone
+            _replace_reporter(busybox_pod("reporter", "reporter")),
+            ("does not call the api", "keep the workload"),
+        ),
     ],
     3: [
         Wrong(
