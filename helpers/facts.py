@@ -2,7 +2,7 @@
 
 Every Kubernetes cluster makes its own choices: the issuer URL, the audiences its API
 server accepts, the longest token lifetime it grants, the node names. The course shows
-how each is found the first time it matters (notebooks 00, 03 and 08) and then reads it
+how each is found the first time it matters (notebooks 00, 03 and 09) and then reads it
 with these verbs:
 
 - :func:`issuer`: the ``issuer`` of the OIDC discovery document;

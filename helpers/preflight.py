@@ -78,20 +78,20 @@ RBAC = "rbac.authorization.k8s.io"
 #: Every namespace the course creates (and deletes), and who owns it.
 COURSE_NAMESPACES: dict[str, str] = {
     "setup-ns": "notebook 00",
-    "controller-ns": "notebooks 01, 04, 05, 06",
+    "controller-ns": "notebooks 01, 04, 05, 06, 07",
     "controller-ns-demo": "notebook 01",
     "legacy-ns": "notebook 02",
     "bound-ns": "notebook 03",
-    "trust-ns": "notebook 07",
-    "lifetimes-ns": "notebook 08",
-    "legacy-lifecycle-ns": "notebook 09",
-    "audit-good": "notebook 10",
-    "audit-bad": "notebook 10",
+    "trust-ns": "notebook 08",
+    "lifetimes-ns": "notebook 09",
+    "legacy-lifecycle-ns": "notebook 10",
+    "audit-good": "notebook 11",
+    "audit-bad": "notebook 11",
     "lab-02-leak": "lab 02",
     "lab-04-rbac": "lab 04",
-    "lab-06-diag": "lab 06",
-    "lab-07-ext": "lab 07",
-    "lab-10-lock": "lab 10",
+    "lab-07-diag": "lab 07",
+    "lab-08-ext": "lab 08",
+    "lab-11-lock": "lab 11",
 }
 
 
@@ -207,6 +207,7 @@ _GROUPS = {
     "authz": "authorization.k8s.io",
     "apps": "apps",
     "apiextensions": "apiextensions.k8s.io",
+    "discovery": "discovery.k8s.io",
 }
 
 
@@ -372,12 +373,25 @@ def _spec() -> _Raw:
     s.add(nb, ns, "get,patch pods", "`kubectl label pod vault-pod`")
     s.add(nb, ns, "get configmaps serviceaccounts", "kube-root-ca.crt, the Pods' accounts")
 
-    nb, ns, crb = "notebook 06", "controller-ns", "controller-ns-auth-delegator"
+    nb, ns = "notebook 06", "controller-ns"
+    s.fresh(nb, ns)
+    s.apply(nb, ns, "serviceaccounts pods", "`kubectl apply` 01-*.yaml, 04-app-pod, 06-*.yaml")
+    s.apply(nb, ns, "roles.rbac rolebindings.rbac", "`kubectl apply` 04-*.yaml")
+    s.holds(nb, ns, "get,list,watch pods; get pods/log", "Role controller-role")
+    s.wait(nb, ns, "pods", "`kubectl wait --for=condition=Ready`")
+    s.exec(nb, ns, "`kubectl exec`, exec_in_pod(): env, getent, curl, kubectl")
+    s.add(nb, "default", "get services", "the `kubernetes` Service")
+    s.add(nb, "default", "list endpointslices.discovery", "the `kubernetes` Service's endpoints")
+    s.add(nb, ns, "get pods/log", "`kubectl logs controller`, what the controller logged")
+    s.add(nb, ns, "get pods; create serviceaccounts/token", "read_pod_token(), create_token()")
+    s.add(nb, CLUSTER, "get nodes", "the Pod's Node")
+
+    nb, ns, crb = "notebook 07", "controller-ns", "controller-ns-auth-delegator"
     s.fresh(nb, ns)
     s.apply(nb, ns, "serviceaccounts pods", "`kubectl apply` 01-*.yaml, 05-*.yaml")
     s.wait(nb, ns, "pods", "`kubectl wait --for=condition=Ready`")
     s.exec(nb, ns, "`kubectl exec … cat` the token, read_pod_token()")
-    s.add(nb, CLUSTER, "create tokenreviews.authn", "`kubectl create -f 06-tokenreview.yaml`")
+    s.add(nb, CLUSTER, "create tokenreviews.authn", "`kubectl create -f 07-tokenreview.yaml`")
     s.add(
         nb,
         CLUSTER,
@@ -404,7 +418,7 @@ def _spec() -> _Raw:
     )
     s.delete(nb, CLUSTER, "clusterrolebindings.rbac", "`kubectl delete -f 06-auth-delegator…`", crb)
 
-    nb, ns, issuer_role = "notebook 07", "trust-ns", "system:service-account-issuer-discovery"
+    nb, ns, issuer_role = "notebook 08", "trust-ns", "system:service-account-issuer-discovery"
     s.fresh(nb, ns)
     s.audiences(nb, ns)
     s.add(
@@ -426,7 +440,7 @@ def _spec() -> _Raw:
     s.exec(nb, ns, "read_pod_token()")
     s.add(nb, CLUSTER, "create tokenreviews.authn", "TokenReview")
 
-    nb, ns = "notebook 08", "lifetimes-ns"
+    nb, ns = "notebook 09", "lifetimes-ns"
     s.fresh(nb, ns)
     s.audiences(nb, ns)
     s.add(nb, ns, "create,get serviceaccounts; create,get pods", "ServiceAccount and Pod clock")
@@ -435,7 +449,7 @@ def _spec() -> _Raw:
     s.add(nb, CLUSTER, "get /metrics", "the API server's serviceaccount_stale_tokens_total")
     s.add(nb, CLUSTER, "create tokenreviews.authn", "TokenReview")
 
-    nb, ns = "notebook 09", "legacy-lifecycle-ns"
+    nb, ns = "notebook 10", "legacy-lifecycle-ns"
     s.fresh(nb, ns)
     s.add(nb, "kube-system", "get configmaps", "the legacy-token tracking ConfigMap")
     s.add(nb, ns, "create,get,patch serviceaccounts", "ServiceAccount old-app and its `.secrets`")
@@ -445,13 +459,13 @@ def _spec() -> _Raw:
     s.add(nb, ns, "list pods", "the cleaner's model looks at the Pods")
     s.add(nb, ns, "create serviceaccounts/token", "`kubectl create token`, create_token()")
 
-    nb, good, bad = "notebook 10", "audit-good", "audit-bad"
+    nb, good, bad = "notebook 11", "audit-good", "audit-bad"
     crb = "audit-good-operator-reads-nodes"
     s.fresh(nb, good)
     s.fresh(nb, bad)
     for ns in (good, bad):
         s.apply(nb, ns, "serviceaccounts pods roles.rbac rolebindings.rbac", "`kubectl apply`")
-    s.apply(nb, bad, "secrets", "`kubectl apply -f 10-audit-bad.yaml`")
+    s.apply(nb, bad, "secrets", "`kubectl apply -f 11-audit-bad.yaml`")
     s.holds(nb, good, "get,list,watch pods", "Role pod-reader")
     s.add(
         nb,
@@ -463,11 +477,11 @@ def _spec() -> _Raw:
         nb,
         CLUSTER,
         "clusterroles.rbac",
-        "`kubectl apply -f 10-audit-good.yaml`",
+        "`kubectl apply -f 11-audit-good.yaml`",
         "audit-node-reader",
     )
     s.holds(nb, CLUSTER, "get,list nodes", "ClusterRole audit-node-reader")
-    s.apply(nb, CLUSTER, "clusterrolebindings.rbac", "`kubectl apply -f 10-audit-good.yaml`", crb)
+    s.apply(nb, CLUSTER, "clusterrolebindings.rbac", "`kubectl apply -f 11-audit-good.yaml`", crb)
     s.add(
         nb,
         bad,
@@ -564,7 +578,7 @@ def _spec() -> _Raw:
         "the checkers ask SubjectAccessReview and TokenReview",
     )
 
-    who, ns = "lab 06", "lab-06-diag"
+    who, ns = "lab 07", "lab-07-diag"
     lab(who, ns)
     s.seed(who, ns, "serviceaccounts configmaps roles.rbac rolebindings.rbac pods")
     s.holds(who, ns, "get,list,watch configmaps", "Role configmap-reader")
@@ -586,7 +600,7 @@ def _spec() -> _Raw:
         who, ns, "impersonate serviceaccounts", "q3's solution: `kubectl auth can-i --as`", "syncer"
     )
 
-    who, ns = "lab 07", "lab-07-ext"
+    who, ns = "lab 08", "lab-08-ext"
     lab(who, ns)
     s.seed(who, ns, "serviceaccounts pods")
     s.add(who, ns, "list,get pods", "the set-up waits for the Pod; q3's checker reads it")
@@ -599,7 +613,7 @@ def _spec() -> _Raw:
     s.add(who, ns, "create serviceaccounts/token", "`kubectl create token --audience`")
     s.add(who, CLUSTER, "create tokenreviews.authn", "the checkers ask TokenReview")
 
-    who, ns = "lab 10", "lab-10-lock"
+    who, ns = "lab 11", "lab-11-lock"
     lab(who, ns)
     s.add(who, ns, "get pods/log", "the set-up and q3's checker read the operator's log")
     s.seed(who, ns, "serviceaccounts secrets roles.rbac rolebindings.rbac deployments.apps")
@@ -956,7 +970,7 @@ def needs_table(needs: Iterable[Need] = NEEDS) -> pd.DataFrame:
     >>> table.loc["`bind clusterroles.rbac.authorization.k8s.io`", "objects"]
     'cluster-admin, edit, view'
     >>> table.loc["`get /metrics`", "needed by"]
-    'notebooks 08, 09'
+    'notebooks 09, 10'
     """
     rows: dict[str, dict[str, list[str]]] = {}
     for need in needs:
@@ -994,11 +1008,11 @@ def course_access_yaml(needs: Sequence[Need] = NEEDS) -> str:
         "# unit test fails when the two differ. connect() checks these permissions (with",
         "# SelfSubjectAccessReview) before a notebook starts.",
         "#",
-        "# Read before you bind it: this is NOT a harmless role. Notebook 10 binds cluster-admin",
+        "# Read before you bind it: this is NOT a harmless role. Notebook 11 binds cluster-admin",
         "# in a RoleBinding, but RBAC cannot confine `bind` on clusterroles/cluster-admin to",
         "# RoleBindings: whoever holds this role can make itself cluster-admin with a",
         "# ClusterRoleBinding. The labs bind `edit` and `view`; it may impersonate ServiceAccounts",
-        "# of a few course names, list every Secret (the audit of notebook 10), and write",
+        "# of a few course names, list every Secret (the audit of notebook 11), and write",
         "# ConfigMaps in every namespace. Bind it only on a cluster made for the course.",
         "# Some rules are there only because RBAC lets you grant (in a Role or a binding) just",
         "# what you hold yourself, or what you may `bind`: the comments say which.",

@@ -6,7 +6,7 @@ library does — at ``https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT`
 the mounted ``ca.crt``, with the mounted token (read afresh for every request: the
 kubelet replaces it) as a Bearer credential — and logs one line per request::
 
-    2026-12-01T21:50:00Z GET /api/v1/namespaces/lab-06-diag/configmaps 403 configmaps is …
+    2026-12-01T21:50:00Z GET /api/v1/namespaces/lab-07-diag/configmaps 403 configmaps is …
 
 So what a workload achieved is in *its own* log, not in a guess made from outside:
 :func:`api_calls` reads them, :func:`wait_for_call` waits for the one you expect.
@@ -18,6 +18,7 @@ So what a workload achieved is in *its own* log, not in a guess made from outsid
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Sequence
@@ -30,6 +31,7 @@ from kubernetes.client.exceptions import ApiException
 
 from .cluster.config import TOOLS_IMAGE
 from .cluster.errors import ClusterError
+from .pods import TOKEN_DIR, exec_in_pod
 
 __all__ = [
     "CALL_API",
@@ -37,6 +39,7 @@ __all__ = [
     "ApiCall",
     "api_caller",
     "api_calls",
+    "curl_from_pod",
     "parse_call",
     "wait_for_call",
 ]
@@ -169,3 +172,31 @@ def wait_for_call(
                 f"Pod {namespace}/{pod} did not log {want} within {timeout:.0f}s ({seen})."
             )
         time.sleep(0.5)
+
+
+def curl_from_pod(
+    core: client.CoreV1Api,
+    namespace: str,
+    pod: str,
+    path: str,
+    token_file: str = f"{TOKEN_DIR}/token",
+) -> tuple[int, dict[str, Any]]:
+    """``curl`` the API server from inside ``pod``, as a program there would; (status, body).
+
+    The address comes from the Pod's ``KUBERNETES_SERVICE_HOST``/``PORT``, trust from its
+    ``ca.crt``, the credential from ``token_file`` (a file *in the Pod*): nothing is
+    handed in from outside. The body is the API server's JSON answer (``{}`` if none).
+    """
+    api = "https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT"
+    bearer = f'-H "Authorization: Bearer $(cat {token_file})"'
+    script = (
+        f'code=$(curl -sS --cacert {TOKEN_DIR}/ca.crt {bearer} -o /tmp/answer -w "%{{http_code}}"'
+        f' "{api}{path}"); echo "$code"; cat /tmp/answer'
+    )
+    out = exec_in_pod(core, namespace, pod, ["sh", "-c", script]).stdout
+    code, _, body = out.partition("\n")
+    try:
+        answer = json.loads(body) if body.strip() else {}
+    except ValueError:
+        answer = {"text": body}
+    return int(code or 0), answer

@@ -4,13 +4,13 @@ Pods that call the API server themselves (``curl --cacert …/ca.crt -H "Authori
 Bearer $(cat …/token)" https://kubernetes.default.svc/…``, ``kubectl auth whoami`` from
 inside a Pod) need more than busybox, whose ``wget`` cannot verify a certificate. The
 image is built here, without a registry: Debian bookworm's ``bash``, ``coreutils``,
-``grep``, ``sed``, ``curl`` and ``jq``, unpacked by mmdebstrap with their libraries and
-nothing else (no package manager, 45 MB), and a second layer with the kubectl the course
-builds. It has no public CA bundle on purpose: a Pod trusts its cluster through the
-``ca.crt`` mounted next to its token (``curl --cacert``), nothing more. It is tagged
-under the course's own name, :data:`TOOLS_IMAGE`, which no registry serves: Pods use it
-with ``imagePullPolicy: IfNotPresent`` (or ``Never``) after the local cluster imported it
-or ``kind load`` put it into the node.
+``grep``, ``sed``, ``libc-bin`` (``getent``), ``curl`` and ``jq``, unpacked by mmdebstrap
+with their libraries and nothing else (no package manager, 45 MB), and a second layer
+with the kubectl the course builds. It has no public CA bundle on purpose: a Pod trusts
+its cluster through the ``ca.crt`` mounted next to its token (``curl --cacert``),
+nothing more. It is tagged under the course's own name, :data:`TOOLS_IMAGE`, which no
+registry serves: Pods use it with ``imagePullPolicy: IfNotPresent`` (or ``Never``) after
+the local cluster imported it or ``kind load`` put it into the node.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ __all__ = ["PACKAGES", "TOOLS_IMAGE", "ensure_pod_images", "ensure_tools_image",
 #: The tools image's name: the course's own, never an upstream one.
 TOOLS_IMAGE = config.TOOLS_IMAGE
 #: Unpacked with their dependencies only (mmdebstrap's extract variant: no maintainer scripts).
-PACKAGES = ("bash", "coreutils", "grep", "sed", "curl", "jq")
+PACKAGES = ("bash", "coreutils", "grep", "sed", "libc-bin", "curl", "jq")
 VARIANT = "extract"
 #: What the maintainer scripts would have done that a shell in a Pod needs.
 HOOKS = ('ln -sf bash "$1"/bin/sh', 'mkdir -p -m 1777 "$1"/tmp')

@@ -8,17 +8,17 @@ module                                 lab
 =====================================  ======================================================
 :mod:`.lab02_leaked_token`             a legacy token has leaked: trace it and revoke it
 :mod:`.lab04_least_privilege`          give a log-reading controller exactly what it needs
-:mod:`.lab06_401_or_403`               diagnose and fix a 401 and a 403
-:mod:`.lab07_external_audience`        a short-lived token for another audience, verified offline
-:mod:`.lab10_lock_down`                stop mounting tokens that are not needed, retire a legacy one
+:mod:`.lab07_401_or_403`               diagnose and fix a 401 and a 403
+:mod:`.lab08_external_audience`        a short-lived token for another audience, verified offline
+:mod:`.lab11_lock_down`                stop mounting tokens that are not needed, retire a legacy one
 =====================================  ======================================================
 """
 
 LABS = {
     "02": "helpers.labs.lab02_leaked_token",
     "04": "helpers.labs.lab04_least_privilege",
-    "06": "helpers.labs.lab06_401_or_403",
-    "07": "helpers.labs.lab07_external_audience",
-    "10": "helpers.labs.lab10_lock_down",
+    "07": "helpers.labs.lab07_401_or_403",
+    "08": "helpers.labs.lab08_external_audience",
+    "11": "helpers.labs.lab11_lock_down",
 }
 """The lab module of each lab notebook, by the number of the notebook it practises."""

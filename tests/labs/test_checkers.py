@@ -32,9 +32,9 @@ from helpers.course import Course
 from helpers.labs import (
     lab02_leaked_token,
     lab04_least_privilege,
-    lab06_401_or_403,
-    lab07_external_audience,
-    lab10_lock_down,
+    lab07_401_or_403,
+    lab08_external_audience,
+    lab11_lock_down,
 )
 
 pytestmark = pytest.mark.cluster
@@ -42,9 +42,9 @@ pytestmark = pytest.mark.cluster
 MODULES: dict[str, ModuleType] = {
     "02": lab02_leaked_token,
     "04": lab04_least_privilege,
-    "06": lab06_401_or_403,
-    "07": lab07_external_audience,
-    "10": lab10_lock_down,
+    "07": lab07_401_or_403,
+    "08": lab08_external_audience,
+    "11": lab11_lock_down,
 }
 
 
@@ -329,7 +329,7 @@ LAB04 = {
 }
 
 
-# -- lab 06: 401 or 403 -----------------------------------------------------------------------
+# -- lab 07: 401 or 403 -----------------------------------------------------------------------
 def _replace_reporter(manifest: dict[str, Any] | None) -> Callable[[Lab], None]:
     def act(lab: Lab) -> None:
         delete_pod(lab.course.core, lab.namespace, "reporter")
@@ -340,7 +340,7 @@ def _replace_reporter(manifest: dict[str, Any] | None) -> Callable[[Lab], None]:
 
 
 def _reporter_with_audience(audience: str) -> dict[str, Any]:
-    pod = lab06_401_or_403._reporter_pod()
+    pod = lab07_401_or_403._reporter_pod()
     pod["spec"]["volumes"][0]["projected"]["sources"][0]["serviceAccountToken"]["audience"] = (
         audience
     )
@@ -378,7 +378,7 @@ def _syncer_binding(*args: str) -> Callable[[Lab], None]:
     return act
 
 
-LAB06 = {
+LAB07 = {
     1: [
         Wrong(
             "both-403",
@@ -440,8 +440,8 @@ LAB06 = {
 }
 
 
-# -- lab 07: a token for an external audience -------------------------------------------------
-AUD = lab07_external_audience.AUDIENCE
+# -- lab 08: a token for an external audience -------------------------------------------------
+AUD = lab08_external_audience.AUDIENCE
 
 
 def _jwks_and_issuer(lab: Lab) -> tuple[dict[str, Any], str]:
@@ -500,7 +500,7 @@ def _bound_to_secret(lab: Lab) -> dict[str, Any]:
     return {"POD_TOKEN": _token(lab, "exporter", *args, "--bound-object-name=exporter-anchor")}
 
 
-LAB07 = {
+LAB08 = {
     1: [
         Wrong(
             "no-audience",
@@ -570,7 +570,7 @@ LAB07 = {
 }
 
 
-# -- lab 10: lock down a namespace ------------------------------------------------------------
+# -- lab 11: lock down a namespace ------------------------------------------------------------
 NO_AUTOMOUNT = '{"automountServiceAccountToken": false}'
 
 
@@ -632,7 +632,7 @@ def _deleted_then_restarted(lab: Lab) -> None:
     time.sleep(2)  # the new Pod is created, and waits for a Secret that is gone
 
 
-LAB10 = {
+LAB11 = {
     1: [
         Wrong("missed-one", answer(LEGACY_SECRETS={"operator-token"}), ("missed 1",)),
         Wrong(
@@ -686,9 +686,9 @@ LAB10 = {
 WRONG: dict[str, dict[int, list[Wrong]]] = {
     "02": LAB02,
     "04": LAB04,
-    "06": LAB06,
     "07": LAB07,
-    "10": LAB10,
+    "08": LAB08,
+    "11": LAB11,
 }
 WRONG_CASES = [
     pytest.param(number, q, wrong, id=f"lab{number}-q{q}-{wrong.id}")

@@ -24,7 +24,7 @@ from helpers.checks import (
     one_sentence,
 )
 from helpers.labs.common import action, rules_allow
-from helpers.labs.lab06_401_or_403 import _status_code
+from helpers.labs.lab07_401_or_403 import _status_code
 
 
 class Double(Question):

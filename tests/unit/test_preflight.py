@@ -77,6 +77,7 @@ def test_each_need_is_well_formed(need: Need) -> None:
         "authentication.k8s.io",
         "authorization.k8s.io",
         "apiextensions.k8s.io",
+        "discovery.k8s.io",
     }
     if need.verb == "bind" and need.resource == "clusterroles":
         pass  # a RoleBinding to a ClusterRole is checked in the RoleBinding's namespace
@@ -84,7 +85,7 @@ def test_each_need_is_well_formed(need: Need) -> None:
         assert need.scope == CLUSTER, "a cluster-scoped resource has no namespace"
     else:
         assert need.scope != CLUSTER
-        assert need.scope in {ANY_NAMESPACE, "kube-system", *COURSE_NAMESPACES}
+        assert need.scope in {ANY_NAMESPACE, "kube-system", "default", *COURSE_NAMESPACES}
     if need.name:
         assert need.verb not in {"create", "list", "watch"}, "a POST or a plain LIST names nothing"
 
@@ -271,18 +272,18 @@ def test_the_error_is_one_sentence_naming_the_permission_and_the_notebook(monkey
 
 
 def test_the_sentence_names_other_missing_permissions_briefly() -> None:
-    metrics = Need("get", url="/metrics", why="notebook 08: the counters", users=("notebook 08",))
+    metrics = Need("get", url="/metrics", why="notebook 09: the counters", users=("notebook 09",))
     bind = Need(
         "bind",
         "clusterroles",
         preflight.RBAC,
         name="cluster-admin",
-        why="notebook 10: x",
-        users=("notebook 10",),
+        why="notebook 11: x",
+        users=("notebook 11",),
     )
     nodes = Need("list", "nodes", why="notebook 00: y", users=("notebook 00",))
     message = explain("`jane`", [metrics, bind, nodes])
-    assert message.startswith("On this cluster `jane` may not `get /metrics`, which notebook 08")
+    assert message.startswith("On this cluster `jane` may not `get /metrics`, which notebook 09")
     assert "nor 2 other permissions the course needs (`bind clusterroles." in message
     assert ". " not in message and "\n" not in message
     with pytest.raises(ValueError):

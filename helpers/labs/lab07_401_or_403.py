@@ -1,6 +1,6 @@
-"""Lab 06: 401 or 403? Diagnose two broken workloads with TokenReview and fix each.
+"""Lab 07: 401 or 403? Diagnose two broken workloads with TokenReview and fix each.
 
-The scenario (namespace ``lab-06-diag``): two workloads that list the ConfigMaps of their
+The scenario (namespace ``lab-07-diag``): two workloads that list the ConfigMaps of their
 namespace every two seconds, from inside their Pod, with the token they find there
 (:mod:`helpers.workloads`) — and both fail; their own logs show it.
 
@@ -38,7 +38,7 @@ from .common import (
 
 __all__ = ["NAMESPACE", "DiagnoseLab", "start"]
 
-NAMESPACE = "lab-06-diag"
+NAMESPACE = "lab-07-diag"
 WRONG_AUDIENCE = "https://reports.example.com"
 ROLE = "configmap-reader"
 SYNCER_BINDING = "syncer-configmaps"
@@ -147,7 +147,7 @@ class Diagnose(Question):
     variables = ("REPORTER_STATUS", "SYNCER_STATUS")
     hints = (
         "Each workload logs every request it makes, with the status it got: "
-        "`kubectl -n lab-06-diag logs reporter`. To see it for yourself, do what each "
+        "`kubectl -n lab-07-diag logs reporter`. To see it for yourself, do what each "
         "workload does: read the token from its Pod (`read_pod_token`) and list the "
         "ConfigMaps of the namespace with a client that uses only that token "
         "(`course.client_for_token`). The error's `.status` is the HTTP status.",
@@ -282,8 +282,8 @@ class FixToken(Question):
 class FixBinding(Question):
     title = "fix syncer (the 403)"
     hints = (
-        "`kubectl auth can-i list configmaps -n lab-06-diag "
-        "--as=system:serviceaccount:lab-06-diag:syncer` agrees with the 403. Which bindings "
+        "`kubectl auth can-i list configmaps -n lab-07-diag "
+        "--as=system:serviceaccount:lab-07-diag:syncer` agrees with the 403. Which bindings "
         "mention syncer, and exactly which account do they name?",
         "A ServiceAccount subject is namespace *and* name. Grant what syncer needs and no more: "
         "no ClusterRole `edit` or `cluster-admin`, no groups.",

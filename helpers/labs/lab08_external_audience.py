@@ -1,6 +1,6 @@
-"""Lab 07: a short-lived token for an external service's audience, verified offline.
+"""Lab 08: a short-lived token for an external service's audience, verified offline.
 
-The scenario (namespace ``lab-07-ext``): a ServiceAccount ``exporter`` whose Pod pushes
+The scenario (namespace ``lab-08-ext``): a ServiceAccount ``exporter`` whose Pod pushes
 metrics to an external service, ``https://metrics.example.com``. That service trusts the
 cluster as an OpenID Connect issuer: it verifies tokens with the cluster's public keys
 (JWKS), offline, and accepts only tokens issued *for it*.
@@ -28,7 +28,7 @@ from .common import apply, as_token, wait_for_pods
 
 __all__ = ["AUDIENCE", "NAMESPACE", "ExternalAudienceLab", "start"]
 
-NAMESPACE = "lab-07-ext"
+NAMESPACE = "lab-08-ext"
 ACCOUNT = "exporter"
 AUDIENCE = "https://metrics.example.com"
 MAX_SECONDS = 600  # ten minutes, the shortest lifetime the TokenRequest API issues

@@ -1,7 +1,7 @@
-"""Lab 10: lock down a namespace. Find legacy tokens, stop mounting tokens nobody needs,
+"""Lab 11: lock down a namespace. Find legacy tokens, stop mounting tokens nobody needs,
 move the one workload that calls the API to a projected token.
 
-The scenario (namespace ``lab-10-lock``): three Deployments.
+The scenario (namespace ``lab-11-lock``): three Deployments.
 
 - ``web`` and ``batch`` never call the Kubernetes API, yet get a token (automount).
 - ``operator`` lists the Pods of its namespace through the API every two seconds, from
@@ -44,7 +44,7 @@ from .common import (
 
 __all__ = ["NAMESPACE", "LockDownLab", "start"]
 
-NAMESPACE = "lab-10-lock"
+NAMESPACE = "lab-11-lock"
 QUIET_APPS = ("web", "batch")  # never call the API
 LEGACY = {"operator-token": "operator", "ci-token": "ci"}
 RBAC = "rbac.authorization.k8s.io"
@@ -86,7 +86,7 @@ def _manifests() -> list[dict[str, Any]]:
             "stringData": data,
         }
         for name, data in (
-            ("operator-config", {"resync": "5m", "watch-namespace": "lab-10-lock"}),
+            ("operator-config", {"resync": "5m", "watch-namespace": "lab-11-lock"}),
             ("web-settings", {"greeting": "hello"}),
         )
     ]
