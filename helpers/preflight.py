@@ -467,6 +467,7 @@ def _spec() -> _Raw:
         s.apply(nb, ns, "serviceaccounts pods roles.rbac rolebindings.rbac", "`kubectl apply`")
     s.apply(nb, bad, "secrets", "`kubectl apply -f 11-audit-bad.yaml`")
     s.holds(nb, good, "get,list,watch pods", "Role pod-reader")
+    s.add(nb, good, "get pods/log", "what the operator logged: its calls succeed")
     s.add(
         nb,
         bad,
