@@ -45,7 +45,13 @@ cluster-down: setup ## stop the course cluster and remove everything it left
 cluster-status: setup ## show the course cluster's processes, health and memory
 	@$(PY) -m helpers.cluster status
 
-lab: cluster-up ## start the cluster and open the course in JupyterLab
+# The course's own JupyterLab settings (no news pop-up, no update check): JupyterLab reads
+# overrides.json from the environment's share/jupyter/lab/settings.
+LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings/overrides.json
+$(LAB_SETTINGS): helpers/jupyterlab/overrides.json $(VENV)/.installed
+	@install -D -m 0644 $< $@
+
+lab: cluster-up $(LAB_SETTINGS) ## start the cluster and open the course in JupyterLab
 	@$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 $(if $(filter 0,$(shell id -u)),--allow-root,) \
 		--ServerApp.root_dir=$(CURDIR) notebooks/00_setup.ipynb
 

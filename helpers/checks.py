@@ -90,6 +90,9 @@ class _Placeholder:
     def __reduce__(self) -> str:
         return "____"
 
+    def _ipython_display_(self) -> None:
+        """A starter cell left as it is shows nothing (not the placeholder echoed back)."""
+
 
 #: The placeholder of every starter cell: ``ROLE_VERBS = ____`` runs, and the check says
 #: *Not attempted* until the learner replaces it.

@@ -5,11 +5,15 @@
   and lab with its title and one-line scope, taken from the notebook's first cell.
 - Numbering must be consecutive from 00; a lab's number names the notebook it practises.
 - Notebooks are committed without outputs; ``strip`` removes them.
+- A notebook's verification cells (those that start with ``assert``) are how ``make test``
+  proves the course; the learner sees them folded, under one label (``fold_checks``).
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
+import json
 import re
 import sys
 from dataclasses import dataclass
@@ -18,6 +22,8 @@ from pathlib import Path
 import nbformat
 
 NAV_MARK = "<!-- nav -->"
+#: First line of a folded verification cell: what the learner sees if they unfold it.
+CHECK_LABEL = "# ✓ checks what this step showed"
 TOC_START, TOC_END = "<!-- toc -->", "<!-- /toc -->"
 ROOT = Path(__file__).resolve().parents[1]
 _NUMBERED = re.compile(r"^(\d\d)_([a-z0-9_]+)\.ipynb$")
@@ -137,22 +143,111 @@ def strip(path: Path) -> bool:
     return changed
 
 
+def _stored_names(tree: ast.Module) -> set[str]:
+    """Names a cell binds for later cells (not loop or comprehension variables)."""
+    names: set[str] = set()
+    for stmt in tree.body:
+        if isinstance(stmt, (ast.For, ast.AsyncFor)):
+            stmt = ast.Module(body=[*stmt.body, *stmt.orelse], type_ignores=[])
+        for node in ast.walk(stmt):
+            if isinstance(node, ast.comprehension):
+                continue
+            if isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign, ast.withitem)):
+                targets = (
+                    node.targets
+                    if isinstance(node, ast.Assign)
+                    else [node.optional_vars if isinstance(node, ast.withitem) else node.target]
+                )
+                for target in targets:
+                    if target is not None:
+                        names |= {n.id for n in ast.walk(target) if isinstance(n, ast.Name)}
+            elif isinstance(node, (ast.FunctionDef, ast.Import, ast.ImportFrom)):
+                if isinstance(node, ast.FunctionDef):
+                    names.add(node.name)
+                else:
+                    names |= {(a.asname or a.name).split(".")[0] for a in node.names}
+    return names
+
+
+def _parse(cell: nbformat.NotebookNode) -> ast.Module | None:
+    if cell.cell_type != "code" or cell.source.lstrip().startswith("%"):
+        return None
+    try:
+        return ast.parse(cell.source)
+    except SyntaxError:
+        return None
+
+
+def is_check_cell(nb: nbformat.NotebookNode, index: int) -> bool:
+    """True for a cell that only verifies: it asserts, shows nothing, and hands nothing on.
+
+    It has an ``assert``, no expression whose value the learner would see, touches no
+    environment variable, and binds no name that a later cell uses.
+    """
+    tree = _parse(nb.cells[index])
+    if tree is None or not any(isinstance(n, ast.Assert) for n in ast.walk(tree)):
+        return False
+    if (
+        any(isinstance(stmt, ast.Expr) for stmt in tree.body)
+        or "os.environ" in nb.cells[index].source
+    ):
+        return False
+    later: set[str] = set()
+    for cell in nb.cells[index + 1 :]:
+        parsed = _parse(cell)
+        if parsed is not None:
+            later |= {n.id for n in ast.walk(parsed) if isinstance(n, ast.Name)}
+        elif cell.cell_type == "code":  # a %%bash cell: Python names may appear as words
+            later |= set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", cell.source))
+    return not (_stored_names(tree) - {"_"}) & later
+
+
+def fold_checks(nb: nbformat.NotebookNode) -> int:
+    """Label and fold every verification cell of ``nb``; return how many changed.
+
+    >>> nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("assert 1 + 1 == 2")])
+    >>> fold_checks(nb), nb.cells[0].source.splitlines()[0], nb.cells[0].metadata
+    (1, '# ✓ checks what this step showed', {'jupyter': {'source_hidden': True}, 'tags': ['check']})
+    >>> fold_checks(nb)
+    0
+    """
+    changed = 0
+    for index, cell in enumerate(nb.cells):
+        if not is_check_cell(nb, index):
+            continue
+        before = (cell.source, json.dumps(cell.metadata, sort_keys=True))
+        if not cell.source.startswith(CHECK_LABEL + "\n"):
+            cell.source = f"{CHECK_LABEL}\n{cell.source}"
+        cell.metadata.setdefault("jupyter", {})["source_hidden"] = True
+        tags = cell.metadata.setdefault("tags", [])
+        if "check" not in tags:
+            tags.append("check")
+        changed += before != (cell.source, json.dumps(cell.metadata, sort_keys=True))
+    return changed
+
+
 def sync(root: Path = ROOT, check: bool = False) -> list[str]:
     """Bring navigation cells and the README's contents in step; report what differs."""
     notebooks, labs = entries(root)
     problems = numbering_problems(notebooks, labs)
     for entry in [*notebooks, *labs]:
         nb = nbformat.read(entry.path, as_version=4)
+        changed = False
+        if not entry.is_lab and fold_checks(nb):
+            problems.append(f"{entry.path.name}: verification cells not folded and labelled")
+            changed = True
         text = nav_text(entry, notebooks, labs)
         last = nb.cells[-1]
         if last.cell_type == "markdown" and last.source.startswith(NAV_MARK):
-            if last.source == text:
-                continue
-            last.source = text
+            if last.source != text:
+                last.source = text
+                changed = True
+                problems.append(f"{entry.path.name}: navigation cell out of date")
         else:
             nb.cells.append(nbformat.v4.new_markdown_cell(text))
-        problems.append(f"{entry.path.name}: navigation cell out of date")
-        if not check:
+            changed = True
+            problems.append(f"{entry.path.name}: navigation cell out of date")
+        if changed and not check:
             nbformat.write(nb, entry.path)
     readme = root / "README.md"
     current = readme.read_text()

@@ -69,3 +69,20 @@ def test_no_credentials_in_tracked_files() -> None:
         if SECRET.search(text):
             leaks.append(name)
     assert not leaks, f"these tracked files look like they hold a token or key: {leaks}"
+
+
+def test_jupyterlab_settings_name_real_settings() -> None:
+    # The course's overrides.json is ignored silently if a plugin or key is misspelt:
+    # check each against the schema of the JupyterLab this environment installs.
+    import json
+    import sys
+
+    overrides = json.loads((ROOT / "helpers" / "jupyterlab" / "overrides.json").read_text())
+    schemas = Path(sys.prefix) / "share" / "jupyter" / "lab" / "schemas"
+    for plugin, settings in overrides.items():
+        package, name = plugin.split(":")
+        schema = json.loads((schemas / package / f"{name}.json").read_text())
+        for key, value in settings.items():
+            assert key in schema["properties"], f"{plugin} has no setting {key!r}"
+            allowed = [c["const"] for c in schema["properties"][key].get("oneOf", [])]
+            assert not allowed or value in allowed, f"{plugin}:{key} cannot be {value!r}"

@@ -235,3 +235,11 @@ def test_status_codes_the_learner_may_write(value: object, code: int) -> None:
 def test_status_codes_that_are_not(value: object) -> None:
     with pytest.raises(NotYet, match="HTTP status code"):
         _status_code(value, "X")
+
+
+def test_a_starter_cell_left_as_it_is_shows_nothing() -> None:
+    from IPython.core.formatters import DisplayFormatter
+
+    from helpers.checks import ____
+
+    assert DisplayFormatter().format(____) == ({}, {})
