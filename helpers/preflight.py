@@ -363,6 +363,11 @@ def _spec() -> _Raw:
     s.holds(nb, ns, "get,list,watch pods; get pods/log", "Role controller-role")
     s.holds(nb, ns, "get,list configmaps", "Role configmap-reader")
     s.add(nb, ns, "create serviceaccounts/token; get pods", "create_token(), wait_for_pod()")
+    s.apply(nb, ns, "serviceaccounts roles.rbac rolebindings.rbac", "`kubectl apply` 04-binder")
+    s.holds(nb, ns, "create rolebindings.rbac", "Role rolebinding-writer")
+    s.apply(nb, ns, "resourcequotas", "`kubectl apply` 04-quota-no-pods.yaml")
+    s.add(nb, ns, "get resourcequotas", "waits until the quota controller counted the Pods")
+    s.add(nb, ns, "create pods", "a Pod that the quota refuses (admission's 403)")
 
     nb, ns = "notebook 05", "controller-ns"
     s.fresh(nb, ns)
