@@ -111,6 +111,69 @@ def rules_allow(
     return False
 
 
+Grant = tuple[str, str, str]  # (verb, resource[/subresource], API group), "*" kept as written
+
+
+def _grants(rules: Iterable[Any]) -> set[Grant]:
+    """Every (verb, resource, group) a list of rules names, expanded, wildcards kept."""
+    out: set[Grant] = set()
+    for rule in rules:
+        get = rule.get if isinstance(rule, dict) else None
+
+        def field(snake: str, camel: str, rule: Any = rule, get: Any = get) -> list[str]:
+            value = get(camel) if get else getattr(rule, snake, None)
+            return list(value or [])
+
+        for verb in field("verbs", "verbs"):
+            for group in field("api_groups", "apiGroups"):
+                for resource in field("resources", "resources"):
+                    out.add((verb, resource, group))
+    return out
+
+
+def rules_beyond(
+    rules: Iterable[Any], allowed: Iterable[tuple[str, str, str, str | None]]
+) -> list[str]:
+    """What ``rules`` grant beyond ``allowed`` (verb, resource, group, subresource), any API group.
+
+    Each rule is expanded as RBAC reads it (every verb × group × resource); a wildcard is
+    beyond anything but itself. The words are sorted, as ``kubectl auth can-i`` spells them.
+
+    >>> needed = [("get", "pods", "", None), ("get", "pods", "", "log")]
+    >>> pods = {"apiGroups": [""], "resources": ["pods", "pods/log"], "verbs": ["get"]}
+    >>> rules_beyond([pods], needed)
+    []
+    >>> jobs = {"apiGroups": ["", "batch"], "resources": ["jobs"], "verbs": ["create"]}
+    >>> rules_beyond([jobs], needed)
+    ['create jobs', 'create jobs.batch']
+    """
+    covered = {(v, f"{r}/{s}" if s else r, g) for v, r, g, s in allowed}
+    return sorted(action(v, r, g) for v, r, g in _grants(rules) - covered)
+
+
+def effective_grants(course: Course, namespace: str, account: str) -> set[Grant]:
+    """What RBAC lets a ServiceAccount do in ``namespace``, as the API server lists it.
+
+    A SelfSubjectRulesReview made *as* the account (impersonation: the API server adds its
+    groups), so every binding counts, whatever names it and whatever API group it grants.
+    The self-reviews every authenticated user may create are left out.
+    """
+    api = client.ApiClient(course.api.configuration)
+    api.set_default_header("Impersonate-User", sa_username(namespace, account))
+    try:
+        review = client.AuthorizationV1Api(api).create_self_subject_rules_review(
+            {"spec": {"namespace": namespace}}
+        )
+    finally:
+        api.close()
+    grants = _grants(review.status.resource_rules or [])
+    return {
+        g
+        for g in grants
+        if not (g[0] == "create" and g[1].startswith("self") and g[2].endswith(".k8s.io"))
+    }
+
+
 def sa_can(
     course: Course,
     sa_namespace: str,

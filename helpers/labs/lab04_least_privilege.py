@@ -25,9 +25,11 @@ from .common import (
     apply,
     as_token,
     call_status,
+    effective_grants,
     name_set,
     plural,
     rules_allow,
+    rules_beyond,
     sa_can,
     sa_can_request,
     set_mismatch,
@@ -162,12 +164,14 @@ class WriteRole(Question):
             groups = {g for r in rules for g in (r.api_groups or [])}
             if "" not in groups and "*" not in groups:
                 problems.append('Pods are in the core API group, written `""`')
-        if extra:
+        # what else the Role grants, in any API group, beyond exactly what is needed
+        extra_words = [action(*req) for req in extra]
+        extra_words += [w for w in rules_beyond(rules, NEEDED) if w not in extra_words]
+        if extra_words:
             wild = any("*" in (r.verbs or []) + (r.resources or []) for r in rules)
             why = " (a `*` allows all of them)" if wild else ""
-            problems.append(
-                f"the Role also allows {_words(extra)}{why}: more than a log reader needs"
-            )
+            listed = ", ".join(f"`{w}`" for w in extra_words)
+            problems.append(f"the Role also allows {listed}{why}: more than a log reader needs")
         if problems:
             raise NotYet("; ".join(problems) + ".")
         return (
@@ -220,9 +224,14 @@ class BindRole(Question):
                 )
             elif to_role:
                 problems.append(f"Role `{ROLE}` itself lacks it (see q1)")
-        extra = [req for req in NOT_NEEDED if can(ACCOUNT, req)]
+        extra = [action(*req) for req in NOT_NEEDED if can(ACCOUNT, req)]
+        # and whatever else its rules grant here, in any API group (the API server's own list)
+        needed = {(v, f"{r}/{sub}" if sub else r, g) for v, r, g, sub in NEEDED}
+        beyond = effective_grants(course, ns, ACCOUNT) - needed
+        baseline = effective_grants(course, ns, "default") if beyond else set()
+        extra += sorted(w for w in (action(*g) for g in beyond - baseline) if w not in extra)
         if extra:
-            problems.append(f"`{ACCOUNT}` may also {_words(extra)}")
+            problems.append(f"`{ACCOUNT}` may also " + ", ".join(f"`{w}`" for w in extra))
         if cluster_wide:
             problems.append(
                 f"`{ACCOUNT}` may read Pods in other namespaces too (`{OTHER_NAMESPACE}`): "

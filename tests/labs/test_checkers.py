@@ -236,6 +236,24 @@ def _cluster_binding(lab: Lab) -> None:
     )
 
 
+JOBS_RULE = {"apiGroups": ["batch"], "resources": ["jobs"], "verbs": ["create"]}
+
+
+def _bind_and_jobs(lab: Lab) -> None:
+    """The right Role and binding, plus a second Role in another API group, also bound."""
+    _bind("--serviceaccount={ns}:log-reader")(lab)
+    body = {"metadata": {"name": "job-starter"}, "rules": [JOBS_RULE]}
+    lab.course.rbac.create_namespaced_role(lab.namespace, body)
+    kubectl(
+        lab,
+        "create",
+        "rolebinding",
+        "job-starter",
+        "--role=job-starter",
+        f"--serviceaccount={lab.namespace}:log-reader",
+    )
+
+
 def _token(lab: Lab, account: str, *args: str) -> str:
     return kubectl(lab, "create", "token", account, *args).strip()
 
@@ -274,6 +292,11 @@ LAB04 = {
             _role([{"apiGroups": [""], "resources": ["*"], "verbs": ["get", "list", "watch"]}]),
             ("also allows", "`get secrets`"),
         ),
+        Wrong(
+            "another-api-group",
+            _role([*GOOD_RULES, JOBS_RULE]),
+            ("also allows", "`create jobs.batch`"),
+        ),
     ],
     2: [
         Wrong(
@@ -292,6 +315,7 @@ LAB04 = {
             ("may also", "`list configmaps`"),
         ),
         Wrong("cluster-wide", _cluster_binding, ("other namespaces", "clusterrolebinding")),
+        Wrong("and-jobs-too", _bind_and_jobs, ("may also", "`create jobs.batch`")),
     ],
     3: [
         Wrong(
