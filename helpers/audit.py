@@ -24,6 +24,16 @@ check                   finding
 A ServiceAccount is in the groups ``system:serviceaccounts``,
 ``system:serviceaccounts:<namespace>`` and ``system:authenticated``; a binding to any of
 them binds every ServiceAccount it covers.
+
+One more check runs on its own, :func:`can_become` (notebook 12), not in :func:`audit`:
+
+======================  =====================================================================
+``can-become``          a subject (ServiceAccount, user or group) that a binding grants, in a
+                        namespace, a permission that lets it act as any ServiceAccount there:
+                        see :data:`BECOMING` (create Pods or workloads, exec, ephemeral
+                        containers, ``serviceaccounts/token``, read Secrets, impersonate,
+                        ``bind``, ``escalate``)
+======================  =====================================================================
 """
 
 from __future__ import annotations
@@ -40,12 +50,20 @@ from .legacy import LAST_USED_LABEL, is_auto_generated
 from .reviews import sa_groups, sa_username
 
 __all__ = [
+    "BECOMING",
+    "CAN_BECOME",
     "CHECKS",
     "COLUMNS",
+    "EVERY_NAMESPACE",
+    "SEPARATE_CHECKS",
     "USES_API_LABEL",
     "Finding",
+    "Power",
     "Snapshot",
     "audit",
+    "becoming_powers",
+    "can_become",
+    "find_can_become",
     "find_default_service_account",
     "find_legacy_tokens",
     "find_powerful_bindings",
@@ -67,6 +85,16 @@ CHECKS: dict[str, str] = {
 }
 """Each check's name and its standard remedy (the ``fix`` column)."""
 
+CAN_BECOME = "can-become"
+SEPARATE_CHECKS: dict[str, str] = {
+    CAN_BECOME: "Grant it only to whom you trust with every ServiceAccount there; narrow it "
+    "with resourceNames, or give powerful ServiceAccounts a namespace of their own.",
+}
+"""Checks that :func:`audit` does not run (each has a function of its own), and remedies."""
+
+EVERY_NAMESPACE = "*"
+"""The namespace of a :func:`can_become` finding from a ClusterRoleBinding: every one."""
+
 COLUMNS = ["check", "namespace", "kind", "name", "detail", "fix"]
 """The columns of :func:`findings_table`."""
 
@@ -87,7 +115,7 @@ class Finding:
     @property
     def fix(self) -> str:
         """The standard remedy for this check."""
-        return CHECKS[self.check]
+        return {**CHECKS, **SEPARATE_CHECKS}[self.check]
 
 
 # -- legacy tokens --------------------------------------------------------------------------------
@@ -263,6 +291,205 @@ def find_default_service_account(pods: Iterable[client.V1Pod]) -> list[Finding]:
     ]
 
 
+# -- who can become a ServiceAccount (notebook 12; not part of audit()) ---------------------------
+RBAC = "rbac.authorization.k8s.io"
+_WORKLOADS = (
+    ("apps", "deployments"),
+    ("apps", "replicasets"),
+    ("apps", "statefulsets"),
+    ("apps", "daemonsets"),
+    ("batch", "jobs"),
+    ("batch", "cronjobs"),
+    ("", "replicationcontrollers"),
+)
+
+
+@dataclass(frozen=True)
+class Power:
+    """A way to act as a namespace's ServiceAccounts: a label, why, and the requests.
+
+    Each request is ``(verb, apiGroup, resource)``; a resource may be ``pods/exec``.
+    """
+
+    label: str
+    why: str
+    requests: tuple[tuple[str, str, str], ...]
+
+    @property
+    def permissions(self) -> str:
+        """The requests in ``kubectl auth can-i`` words, verbs shared by resources.
+
+        >>> print(next(p for p in BECOMING if p.label == "read secrets").permissions)
+        get, list, watch secrets
+        >>> print(next(p for p in BECOMING if p.label == "bind").permissions)
+        bind roles.rbac.authorization.k8s.io, clusterroles.rbac.authorization.k8s.io
+        """
+        verbs_of: dict[str, list[str]] = {}
+        for verb, group, resource in self.requests:
+            verbs_of.setdefault(f"{resource}.{group}" if group else resource, []).append(verb)
+        resources_of: dict[tuple[str, ...], list[str]] = {}
+        for resource, verbs in verbs_of.items():
+            resources_of.setdefault(tuple(verbs), []).append(resource)
+        return "; ".join(f"{', '.join(v)} {', '.join(r)}" for v, r in resources_of.items())
+
+
+BECOMING: tuple[Power, ...] = (
+    Power(
+        "create pods",
+        "a Pod names any ServiceAccount of its namespace, and gets its token",
+        (("create", "", "pods"),),
+    ),
+    Power(
+        "create or change workloads",
+        "so does a Pod template, which a controller turns into Pods",
+        tuple((verb, g, r) for g, r in _WORKLOADS for verb in ("create", "update", "patch")),
+    ),
+    Power(
+        "exec into pods",
+        "a shell in a running Pod reads the token it mounts",
+        (("create", "", "pods/exec"),),
+    ),
+    Power(
+        "add ephemeral containers",
+        "a container added to a running Pod can mount its token",
+        tuple((verb, "", "pods/ephemeralcontainers") for verb in ("update", "patch")),
+    ),
+    Power(
+        "create serviceaccounts/token",
+        "the TokenRequest API mints a token of the account",
+        (("create", "", "serviceaccounts/token"),),
+    ),
+    Power(
+        "read secrets",
+        "a legacy token Secret holds a token that never expires",
+        tuple((verb, "", "secrets") for verb in ("get", "list", "watch")),
+    ),
+    Power(
+        "impersonate",
+        "requests as someone else, without any token of theirs",
+        tuple(("impersonate", "", r) for r in ("users", "groups", "serviceaccounts")),
+    ),
+    Power(
+        "bind",
+        "binds roles whose permissions it does not hold (RBAC's escalation check is off)",
+        (("bind", RBAC, "roles"), ("bind", RBAC, "clusterroles")),
+    ),
+    Power(
+        "escalate",
+        "writes rules it does not hold into roles (RBAC's escalation check is off)",
+        (("escalate", RBAC, "roles"), ("escalate", RBAC, "clusterroles")),
+    ),
+)
+"""What :func:`can_become` looks for, in the order it reports it."""
+
+
+def _resource_matches(rule_resource: str, resource: str) -> bool:
+    """RBAC's resource match: ``*``, the exact ``resource[/subresource]``, or ``*/subresource``."""
+    if rule_resource in ("*", resource):
+        return True
+    _, _, sub = resource.partition("/")
+    return bool(sub) and rule_resource == f"*/{sub}"
+
+
+def _names_granted(
+    rule: client.V1PolicyRule, verb: str, group: str, resource: str
+) -> tuple[str, ...] | None:
+    """``None`` if ``rule`` does not grant the request; else its resourceNames (``()``: any)."""
+    if not {"*", verb} & set(rule.verbs or []):
+        return None
+    if not {"*", group} & set(rule.api_groups or []):
+        return None
+    if not any(_resource_matches(r, resource) for r in rule.resources or []):
+        return None
+    names = tuple(rule.resource_names or ())
+    if names and verb == "create" and "/" not in resource:
+        return None  # a create names no object yet: resourceNames never match it
+    return names
+
+
+def _everything(rule: client.V1PolicyRule) -> bool:
+    return all("*" in (values or []) for values in (rule.verbs, rule.api_groups, rule.resources))
+
+
+def becoming_powers(rules: Sequence[client.V1PolicyRule] | None) -> list[str]:
+    """Which :data:`BECOMING` powers ``rules`` grant, each with its object names if limited.
+
+    >>> token = client.V1PolicyRule(api_groups=[""], resources=["serviceaccounts/token"],
+    ...                             resource_names=["deployer"], verbs=["create"])
+    >>> becoming_powers([token])
+    ['create serviceaccounts/token (deployer)']
+    >>> becoming_powers([client.V1PolicyRule(api_groups=["*"], resources=["*"], verbs=["*"])])
+    ['everything (*)']
+    >>> becoming_powers([client.V1PolicyRule(api_groups=[""], resources=["configmaps"],
+    ...                                      verbs=["create"])])
+    []
+    """
+    rules = list(rules or [])
+    if any(_everything(rule) for rule in rules):
+        return ["everything (*)"]
+    found = []
+    for power in BECOMING:
+        grants = [
+            names
+            for rule in rules
+            for verb, group, resource in power.requests
+            if (names := _names_granted(rule, verb, group, resource)) is not None
+        ]
+        if not grants:
+            continue
+        if any(not names for names in grants):
+            found.append(power.label)
+        else:
+            listed = sorted({name for names in grants for name in names})
+            found.append(f"{power.label} ({', '.join(listed)})")
+    return found
+
+
+def find_can_become(
+    roles: Iterable[client.V1Role],
+    cluster_roles: Iterable[client.V1ClusterRole],
+    role_bindings: Iterable[client.V1RoleBinding],
+    cluster_role_bindings: Iterable[client.V1ClusterRoleBinding],
+) -> list[Finding]:
+    """Every subject a binding grants a :data:`BECOMING` power; one finding per binding.
+
+    The finding's namespace is the one whose ServiceAccounts the subject can become: the
+    RoleBinding's, or :data:`EVERY_NAMESPACE` for a ClusterRoleBinding. Its kind and name
+    are the subject's as the binding writes it (a group stays a group); a ServiceAccount
+    of another namespace is named ``<namespace>/<name>``.
+    """
+    role_rules = {(r.metadata.namespace, r.metadata.name): r.rules for r in roles}
+    cluster_role_rules = {r.metadata.name: r.rules for r in cluster_roles}
+    bindings: list[Any] = [*cluster_role_bindings, *role_bindings]
+    findings = []
+    for binding in bindings:
+        namespace = binding.metadata.namespace  # None for a ClusterRoleBinding
+        ref = binding.role_ref
+        if ref.kind == "ClusterRole":
+            rules = cluster_role_rules.get(ref.name)
+        else:
+            rules = role_rules.get((namespace, ref.name))
+        powers = becoming_powers(rules)
+        if not powers:
+            continue
+        if namespace:
+            where, target = f"RoleBinding {namespace}/{binding.metadata.name}", namespace
+            scope = f"namespace {namespace}"
+        else:
+            where, target = f"ClusterRoleBinding {binding.metadata.name}", EVERY_NAMESPACE
+            scope = "every namespace"
+        detail = (
+            f"{where} → {ref.kind} {ref.name}: {', '.join(powers)}; "
+            f"can act as ServiceAccounts of {scope}"
+        )
+        for subject in binding.subjects or []:
+            name = subject.name
+            if subject.kind == "ServiceAccount" and (subject.namespace or namespace) != namespace:
+                name = f"{subject.namespace}/{subject.name}"
+            findings.append(Finding(CAN_BECOME, target, subject.kind, name, detail))
+    return findings
+
+
 # -- the whole audit ------------------------------------------------------------------------------
 @dataclass
 class Snapshot:
@@ -317,6 +544,24 @@ def audit(snapshot: Snapshot, namespaces: Iterable[str] | None = None) -> pd.Dat
         *find_unneeded_tokens(snapshot.pods),
         *find_default_service_account(snapshot.pods),
     ]
+    if namespaces is not None:
+        wanted = set(namespaces)
+        findings = [f for f in findings if f.namespace in wanted]
+    return findings_table(findings)
+
+
+def can_become(snapshot: Snapshot, namespaces: Iterable[str] | None = None) -> pd.DataFrame:
+    """The ``can-become`` check as a findings table; only ``namespaces`` if given.
+
+    ``namespaces`` keeps findings of exactly those namespaces: add :data:`EVERY_NAMESPACE`
+    to see the ClusterRoleBindings too.
+    """
+    findings = find_can_become(
+        snapshot.roles,
+        snapshot.cluster_roles,
+        snapshot.role_bindings,
+        snapshot.cluster_role_bindings,
+    )
     if namespaces is not None:
         wanted = set(namespaces)
         findings = [f for f in findings if f.namespace in wanted]

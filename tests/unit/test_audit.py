@@ -5,12 +5,19 @@ from __future__ import annotations
 from kubernetes import client
 
 from helpers.audit import (
+    BECOMING,
+    CAN_BECOME,
     CHECKS,
     COLUMNS,
+    EVERY_NAMESPACE,
+    SEPARATE_CHECKS,
     USES_API_LABEL,
     Finding,
     Snapshot,
     audit,
+    becoming_powers,
+    can_become,
+    find_can_become,
     find_default_service_account,
     find_legacy_tokens,
     find_powerful_bindings,
@@ -346,3 +353,145 @@ def test_empty_report_keeps_its_shape() -> None:
     table = findings_table([])
     assert table.empty and list(table.columns) == COLUMNS
     assert audit(snapshot(), namespaces=["good"]).empty
+
+
+# --- who can become a ServiceAccount (notebook 12) -----------------------------------------------
+def rule(
+    verbs: list[str], resources: list[str], group: str = "", names: list[str] | None = None
+) -> client.V1PolicyRule:
+    return client.V1PolicyRule(
+        api_groups=[group], resources=resources, verbs=verbs, resource_names=names
+    )
+
+
+RBAC = "rbac.authorization.k8s.io"
+INTERN = subject("ServiceAccount", "intern", "ns")
+
+
+def test_becoming_powers_one_by_one() -> None:
+    cases = {
+        "create pods": rule(["create"], ["pods"]),
+        "create or change workloads": rule(["patch"], ["deployments"], "apps"),
+        "exec into pods": rule(["create"], ["pods/exec"]),
+        "add ephemeral containers": rule(["update"], ["pods/ephemeralcontainers"]),
+        "create serviceaccounts/token": rule(["create"], ["serviceaccounts/token"]),
+        "read secrets": rule(["watch"], ["secrets"]),
+        "impersonate": rule(["impersonate"], ["groups"]),
+        "bind": rule(["bind"], ["clusterroles"], RBAC),
+        "escalate": rule(["escalate"], ["roles"], RBAC),
+    }
+    assert list(cases) == [power.label for power in BECOMING], "one case per power, in order"
+    for label, granting in cases.items():
+        assert becoming_powers([granting]) == [label], label
+
+
+def test_becoming_powers_names_wildcards_and_harmless_rules() -> None:
+    harmless = [
+        rule(["get", "list", "watch"], ["pods", "pods/log", "configmaps"]),
+        rule(["create"], ["configmaps", "rolebindings"]),
+        rule(["create"], ["pods"], "metrics.k8s.io"),  # another API group
+        rule(["create"], ["pods"], names=["web"]),  # a create names no object: never matches
+        rule(["get"], ["pods/exec"]),
+        client.V1PolicyRule(non_resource_urls=["*"], verbs=["*"]),
+    ]
+    assert becoming_powers(harmless) == []
+    assert becoming_powers(None) == []
+    named = [
+        rule(["get"], ["secrets"], names=["b-token"]),
+        rule(["get"], ["secrets"], names=["a-token"]),
+        rule(["impersonate"], ["serviceaccounts"], names=["deployer"]),
+    ]
+    assert becoming_powers(named) == ["read secrets (a-token, b-token)", "impersonate (deployer)"]
+    named.append(rule(["list"], ["secrets"]))
+    assert becoming_powers(named)[0] == "read secrets", "an unnamed grant covers every name"
+    assert becoming_powers([rule(["*"], ["pods"])]) == ["create pods"]
+    assert becoming_powers([rule(["create"], ["*"])]) == [
+        "create pods",
+        "create or change workloads",  # replicationcontrollers: the core group
+        "exec into pods",
+        "create serviceaccounts/token",
+    ]
+    assert becoming_powers([rule(["create"], ["*/token"])]) == ["create serviceaccounts/token"]
+    everything = client.V1PolicyRule(api_groups=["*"], resources=["*"], verbs=["*"])
+    assert becoming_powers([RULE_READ_PODS, everything]) == ["everything (*)"]
+
+
+def test_can_become_through_role_and_cluster_role_bindings() -> None:
+    roles = [
+        role("ns", "mints", rule(["create"], ["serviceaccounts/token"], names=["deployer"])),
+        role("ns", "reader", RULE_READ_PODS),
+    ]
+    cluster_roles = [
+        cluster_role("edit", rule(["create", "delete"], ["pods"]), rule(["get"], ["secrets"])),
+        cluster_role(
+            "cluster-admin", client.V1PolicyRule(api_groups=["*"], resources=["*"], verbs=["*"])
+        ),
+    ]
+    role_bindings = [
+        rb("ns", "intern-mints", "Role", "mints", INTERN),
+        rb("ns", "reads", "Role", "reader", INTERN),  # harmless
+        rb("ns", "missing", "Role", "no-such-role", INTERN),
+        rb("ns", "deployer-edit", "ClusterRole", "edit", subject("ServiceAccount", "deployer")),
+        rb("ns", "everyone", "ClusterRole", "edit", subject("Group", "system:serviceaccounts:ns")),
+        rb("ns", "visitor", "ClusterRole", "edit", subject("ServiceAccount", "ci", "other")),
+    ]
+    cluster_role_bindings = [
+        crb("cluster-admin", "cluster-admin", subject("Group", "system:masters")),
+        crb("operator", "edit", subject("ServiceAccount", "op", "ops"), subject("User", "jane")),
+    ]
+    found = find_can_become(roles, cluster_roles, role_bindings, cluster_role_bindings)
+    assert {(f.check, f.namespace, f.kind, f.name) for f in found} == {
+        (CAN_BECOME, "ns", "ServiceAccount", "intern"),
+        (CAN_BECOME, "ns", "ServiceAccount", "deployer"),
+        (CAN_BECOME, "ns", "Group", "system:serviceaccounts:ns"),
+        (CAN_BECOME, "ns", "ServiceAccount", "other/ci"),
+        (CAN_BECOME, EVERY_NAMESPACE, "Group", "system:masters"),
+        (CAN_BECOME, EVERY_NAMESPACE, "ServiceAccount", "ops/op"),
+        (CAN_BECOME, EVERY_NAMESPACE, "User", "jane"),
+    }
+    detail = {(f.namespace, f.name): f.detail for f in found}
+    assert detail[("ns", "intern")] == (
+        "RoleBinding ns/intern-mints → Role mints: create serviceaccounts/token (deployer); "
+        "can act as ServiceAccounts of namespace ns"
+    )
+    assert detail[("ns", "deployer")] == (
+        "RoleBinding ns/deployer-edit → ClusterRole edit: create pods, read secrets; "
+        "can act as ServiceAccounts of namespace ns"
+    )
+    assert detail[(EVERY_NAMESPACE, "system:masters")] == (
+        "ClusterRoleBinding cluster-admin → ClusterRole cluster-admin: everything (*); "
+        "can act as ServiceAccounts of every namespace"
+    )
+
+
+def test_can_become_table_filter_and_fix() -> None:
+    snap = Snapshot(
+        roles=[role("ns", "self", rule(["patch", "escalate"], ["roles"], RBAC, ["self"]))],
+        cluster_roles=[cluster_role("edit", rule(["create"], ["pods"]))],
+        role_bindings=[
+            rb("ns", "self", "Role", "self", INTERN),
+            rb("other", "edit", "ClusterRole", "edit", subject("ServiceAccount", "app")),
+        ],
+        cluster_role_bindings=[crb("wide", "edit", subject("Group", "system:authenticated"))],
+    )
+    table = can_become(snap)
+    assert list(table.columns) == COLUMNS
+    assert set(table["namespace"]) == {"ns", "other", EVERY_NAMESPACE}
+    only = can_become(snap, namespaces=["ns"])
+    assert list(zip(only["kind"], only["name"], strict=True)) == [("ServiceAccount", "intern")]
+    assert only.loc[0, "detail"].startswith("RoleBinding ns/self → Role self: escalate (self);")
+    assert only.loc[0, "fix"] == SEPARATE_CHECKS[CAN_BECOME]
+    assert set(can_become(snap, namespaces=["ns", EVERY_NAMESPACE])["namespace"]) == {
+        "ns",
+        EVERY_NAMESPACE,
+    }
+    assert can_become(snap, namespaces=["nowhere"]).empty
+
+
+def test_can_become_is_not_part_of_the_four_checks() -> None:
+    # notebook 11 lists exactly four checks and counts their findings: can-become stays apart
+    assert list(CHECKS) == ["legacy-token", "powerful-binding", "unneeded-token", "default-sa"]
+    assert CAN_BECOME not in CHECKS and CAN_BECOME in SEPARATE_CHECKS
+    snap = snapshot()
+    snap.role_bindings.append(rb("bad", "mint", "ClusterRole", "cluster-admin", INTERN))
+    assert CAN_BECOME not in set(audit(snap)["check"])
