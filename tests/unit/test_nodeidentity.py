@@ -1,0 +1,70 @@
+"""helpers.nodeidentity: finding the kubelet's credential, without a cluster."""
+
+from __future__ import annotations
+
+import base64
+from types import SimpleNamespace
+
+import pytest
+
+from helpers.cluster.errors import ClusterError
+from helpers.nodeidentity import (
+    KubeletCredential,
+    credential_from_kubeconfig,
+    kubeconfig_flag,
+    kubelet_client,
+    node_user,
+)
+
+KUBECONFIG = """
+current-context: kubelet
+contexts:
+- name: kubelet
+  context: {cluster: c, user: node}
+- name: other
+  context: {cluster: c, user: someone-else}
+users:
+- name: someone-else
+  user: {token: not-this-one}
+- name: node
+  user:
+    client-certificate: /var/lib/kubelet/pki/kubelet-client-current.pem
+    client-key: /var/lib/kubelet/pki/kubelet-client-current.pem
+"""
+
+
+def test_the_current_users_files_are_read() -> None:
+    read = {"/var/lib/kubelet/pki/kubelet-client-current.pem": b"CERT+KEY"}.__getitem__
+    credential = credential_from_kubeconfig(KUBECONFIG, read)
+    assert credential == KubeletCredential(b"CERT+KEY", b"CERT+KEY")
+
+
+def test_embedded_data_is_decoded() -> None:
+    data = base64.b64encode(b"PEM").decode()
+    text = (
+        f"users: [{{name: u, user: {{client-certificate-data: {data}, client-key-data: {data}}}}}]"
+    )
+    assert credential_from_kubeconfig(text, lambda _: b"").key_pem == b"PEM"
+
+
+def test_a_token_user_has_no_client_certificate() -> None:
+    with pytest.raises(ClusterError, match="no client certificate"):
+        credential_from_kubeconfig("users: [{name: u, user: {token: t}}]", lambda _: b"")
+
+
+def test_the_key_is_never_shown() -> None:
+    assert "SECRET" not in repr(KubeletCredential(b"cert", b"SECRET"))
+
+
+def test_a_kubelet_without_kubeconfig_says_so() -> None:
+    with pytest.raises(ClusterError, match="without --kubeconfig"):
+        kubeconfig_flag(["kubelet", "--config=/etc/kubelet.yaml"])
+
+
+def test_an_existing_cluster_gives_no_kubelet_client() -> None:
+    with kubelet_client(SimpleNamespace(backend="kubeconfig")) as api:  # type: ignore[arg-type]
+        assert api is None
+
+
+def test_node_user() -> None:
+    assert node_user("n1") == "system:node:n1"
