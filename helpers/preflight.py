@@ -87,6 +87,8 @@ COURSE_NAMESPACES: dict[str, str] = {
     "legacy-lifecycle-ns": "notebook 10",
     "audit-good": "notebook 11",
     "audit-bad": "notebook 11",
+    "become-ns": "notebook 12",
+    "kubelet-ns": "notebook 13",
     "lab-02-leak": "lab 02",
     "lab-04-rbac": "lab 04",
     "lab-07-diag": "lab 07",
@@ -522,6 +524,67 @@ def _spec() -> _Raw:
     s.holds(nb, bad, "get,list,watch configmaps", "Role config-reader")
     s.add(nb, bad, "delete,get,create pods; create serviceaccounts", "re-create Pod web")
 
+    nb, ns = "notebook 12", "become-ns"
+    s.fresh(nb, ns)
+    s.add(nb, CLUSTER, "patch namespaces", "the namespace enforces PodSecurity `baseline`", ns)
+    s.apply(nb, ns, "serviceaccounts rolebindings.rbac", "`kubectl apply` deployer and intern")
+    s.add(
+        nb,
+        ns,
+        "bind clusterroles.rbac",
+        "RoleBindings deployer-edit, all-service-accounts-edit bind ClusterRole edit, and Role "
+        "intern-binds-edit grants `bind` on it: that takes `bind`",
+        "edit",
+    )
+    s.add(nb, ns, "create serviceaccounts/token", "create_token() of intern's own token")
+    s.add(nb, CLUSTER, "create subjectaccessreviews.authz", "what intern and deployer may do")
+    s.apply(nb, ns, "roles.rbac rolebindings.rbac", "`kubectl apply` one path's 12-*.yaml")
+    s.delete(nb, ns, "roles.rbac rolebindings.rbac", "`kubectl delete` it again: intern is reset")
+    s.holds(nb, ns, "create,get pods; get pods/log", "Role intern-creates-pods")
+    s.add(nb, ns, "delete,get pods", "delete_pod() of the Pod intern ran as deployer")
+    s.holds(nb, ns, "create serviceaccounts/token", "Role intern-mints-tokens")
+    s.add(nb, ns, "create secrets", "create_legacy_token() of deployer")
+    s.add(nb, ns, "get secrets", "…waits for its token", "deployer-token")
+    s.holds(nb, ns, "get secrets", "Role intern-reads-a-secret")
+    s.add(
+        nb,
+        ns,
+        "impersonate serviceaccounts",
+        "Role intern-impersonates grants it: you may only grant what you hold",
+        "deployer",
+    )
+    s.holds(nb, ns, "create rolebindings.rbac", "Role intern-binds-edit")
+    s.add(
+        nb,
+        ns,
+        "patch,escalate roles.rbac",
+        "Role intern-role grants `patch` and `escalate` on itself: granting `escalate` takes "
+        "holding it",
+        "intern-role",
+    )
+    s.add(nb, ns, "list serviceaccounts configmaps", "the group's members; what intern made")
+    s.add(
+        nb,
+        ANY_NAMESPACE,
+        "list serviceaccounts secrets pods roles.rbac rolebindings.rbac",
+        "the can-become check reads the whole cluster (read_cluster)",
+    )
+    s.add(
+        nb,
+        CLUSTER,
+        "list clusterroles.rbac clusterrolebindings.rbac",
+        "the can-become check reads the whole cluster (read_cluster)",
+    )
+
+    nb, ns = "notebook 13", "kubelet-ns"
+    s.fresh(nb, ns)
+    s.apply(nb, ns, "serviceaccounts secrets pods", "`kubectl apply` 13-node-scenario.yaml")
+    s.add(nb, ns, "get pods", "wait_for_pod() of on-node")
+    s.add(
+        nb, CLUSTER, "create subjectaccessreviews.authz", "what the Node authorizer lets a node do"
+    )
+    s.add(nb, CLUSTER, "get nodes", "the node's labels, after NodeRestriction refused one")
+
     def lab(who: str, ns: str) -> None:
         s.fresh(who, ns)
         s.add(
@@ -569,6 +632,14 @@ def _spec() -> _Raw:
         "ci-bot",
         "backup",
         "dashboard",
+    )
+    s.add(
+        who,
+        ns,
+        "impersonate serviceaccounts",
+        "q2's check lists the account's rules as the account (SelfSubjectRulesReview)",
+        "log-reader",
+        "default",
     )
     s.add(who, ns, "create serviceaccounts/token", "q3's solution: `kubectl create token`")
     s.add(
@@ -1018,8 +1089,9 @@ def course_access_yaml(needs: Sequence[Need] = NEEDS) -> str:
         "# in a RoleBinding, but RBAC cannot confine `bind` on clusterroles/cluster-admin to",
         "# RoleBindings: whoever holds this role can make itself cluster-admin with a",
         "# ClusterRoleBinding. The labs bind `edit` and `view`; it may impersonate ServiceAccounts",
-        "# of a few course names, list every Secret (the audit of notebook 11), and write",
-        "# ConfigMaps in every namespace. Bind it only on a cluster made for the course.",
+        "# of a few course names, `escalate` Roles named intern-role (notebook 12), list every",
+        "# Secret (the audit of notebook 11), and write ConfigMaps in every namespace. Bind it",
+        "# only on a cluster made for the course.",
         "# Some rules are there only because RBAC lets you grant (in a Role or a binding) just",
         "# what you hold yourself, or what you may `bind`: the comments say which.",
         "# Namespaced rules apply in every namespace: RBAC cannot confine a ClusterRole to the",
