@@ -271,6 +271,7 @@ def local(course: Course) -> LocalCluster:
     return LocalCluster()
 
 
+@pytest.mark.local_only
 def test_the_local_cluster_listens_on_loopback_and_its_bridge_only(local: LocalCluster) -> None:
     pids = {c.pid for c in local.status().components if c.pid}
     pids |= set(host.pids_mentioning(local.layout.state))
@@ -281,6 +282,7 @@ def test_the_local_cluster_listens_on_loopback_and_its_bridge_only(local: LocalC
     assert on_bridge == {("tcp", ports.apiserver), ("tcp", ports.dns), ("udp", ports.dns)}
 
 
+@pytest.mark.local_only
 def test_service_ips_lead_to_the_node_itself(
     course: Course, local: LocalCluster, client_pod: ClientPod
 ) -> None:
