@@ -13,7 +13,7 @@ from pathlib import Path
 
 import yaml
 
-from . import config
+from . import auditpolicy, config
 from .config import Layout, Ports
 from .pki import CLIENTS
 
@@ -41,6 +41,16 @@ def api_server_url(ports: Ports) -> str:
     return f"https://{config.NODE_IP}:{ports.apiserver}"
 
 
+def audit_policy_file(layout: Layout) -> Path:
+    """Where the local cluster keeps its audit policy (written by ``up``)."""
+    return layout.config / "audit-policy.yaml"
+
+
+def audit_log_file(layout: Layout) -> Path:
+    """Where the local cluster's kube-apiserver writes its audit log."""
+    return layout.logs / "audit.log"
+
+
 def apiserver_args(bin_dir: Path, layout: Layout, ports: Ports) -> list[str]:
     """kube-apiserver, with the ServiceAccount flags the course teaches.
 
@@ -65,6 +75,8 @@ def apiserver_args(bin_dir: Path, layout: Layout, ports: Ports) -> list[str]:
         # -- who may do what --
         "--authorization-mode=Node,RBAC",
         "--enable-admission-plugins=NodeRestriction",
+        # -- the audit log, in the state directory (auditpolicy.POLICY: Metadata, no bodies) --
+        *auditpolicy.apiserver_flags(str(audit_policy_file(layout)), str(audit_log_file(layout))),
         # -- talking to the kubelet (exec, logs), verifying its serving certificate --
         f"--kubelet-client-certificate={pki / 'apiserver-kubelet-client.crt'}",
         f"--kubelet-client-key={pki / 'apiserver-kubelet-client.key'}",

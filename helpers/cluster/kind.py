@@ -30,7 +30,7 @@ from pathlib import Path
 
 import yaml
 
-from . import build, config, kindimage, toolsimage
+from . import auditpolicy, build, config, kindimage, toolsimage
 from .errors import ClusterError
 from .kindimage import docker_available
 from .progress import Progress
@@ -134,8 +134,49 @@ _ReadableDumper.add_representer(
 )
 
 
-def kind_config(image: NodeImage | None = None, host: HostFacts | None = None) -> str:
-    """kind's cluster configuration: one node, API server on loopback, the host's needs."""
+def audit_patch() -> dict:
+    """kube-apiserver's audit flags and the two volumes they need, as a kubeadm patch.
+
+    The policy comes into the node as a bind mount (:func:`kind_config`); the log stays in
+    the node, so it goes with the cluster.
+    """
+    log_dir = auditpolicy.IN_KIND_LOG.rsplit("/", 1)[0]
+    policy_dir = auditpolicy.IN_KIND_POLICY.rsplit("/", 1)[0]
+    flags = auditpolicy.flag_values(auditpolicy.IN_KIND_POLICY, auditpolicy.IN_KIND_LOG)
+    return {
+        "apiVersion": "kubeadm.k8s.io/v1beta4",
+        "kind": "ClusterConfiguration",
+        "apiServer": {
+            "extraArgs": [{"name": k, "value": v} for k, v in flags.items()],
+            "extraVolumes": [
+                {
+                    "name": "audit-policy",
+                    "hostPath": policy_dir,
+                    "mountPath": policy_dir,
+                    "readOnly": True,
+                    "pathType": "Directory",
+                },
+                {
+                    "name": "audit-log",
+                    "hostPath": log_dir,
+                    "mountPath": log_dir,
+                    "readOnly": False,
+                    "pathType": "DirectoryOrCreate",
+                },
+            ],
+        },
+    }
+
+
+def kind_config(
+    image: NodeImage | None = None,
+    host: HostFacts | None = None,
+    audit_policy: Path | None = None,
+) -> str:
+    """kind's cluster configuration: one node, API server on loopback, the host's needs.
+
+    With ``audit_policy`` (a file on this machine) kube-apiserver keeps an audit log.
+    """
     image = image or NodeImage()
     host = host or host_facts()
     networking: dict[str, object] = {"apiServerAddress": "127.0.0.1"}
@@ -148,9 +189,18 @@ def kind_config(image: NodeImage | None = None, host: HostFacts | None = None) -
         "networking": networking,
         "nodes": [{"role": "control-plane", "image": image.ref}],
     }
+    kubeadm = kubeadm_patches(image, host)
+    if audit_policy is not None:
+        mount = {
+            "hostPath": str(audit_policy),
+            "containerPath": auditpolicy.IN_KIND_POLICY,
+            "readOnly": True,
+        }
+        doc["nodes"][0]["extraMounts"] = [mount]  # type: ignore[index]
+        kubeadm.append(audit_patch())
     if containerd := containerd_patches(host):
         doc["containerdConfigPatches"] = containerd
-    if kubeadm := kubeadm_patches(image, host):
+    if kubeadm:
         doc["kubeadmConfigPatches"] = [yaml.safe_dump(p, sort_keys=False) for p in kubeadm]
     return yaml.dump(doc, Dumper=_ReadableDumper, sort_keys=False)
 
@@ -415,6 +465,11 @@ class KindBackend:
     def config_file(self) -> Path:
         return self.dir / "kind-config.yaml"
 
+    @property
+    def audit_policy(self) -> Path:
+        """The audit policy file the node mounts (it must stay while the cluster exists)."""
+        return self.dir / "audit-policy.yaml"
+
     def cluster(self, kind: Path, image: str = config.KIND_NODE_IMAGE):  # -> KindCluster
         """The pytest-kind KindCluster this backend drives (its work dir kept in the cache)."""
         from pytest_kind import KindCluster
@@ -463,7 +518,8 @@ class KindBackend:
     def create(self, kind: Path, image: NodeImage) -> None:
         """``kind create cluster`` with the host-derived config, through pytest-kind."""
         self.dir.mkdir(parents=True, exist_ok=True)
-        self.config_file.write_text(kind_config(image, host_facts()))
+        self.audit_policy.write_text(auditpolicy.POLICY)
+        self.config_file.write_text(kind_config(image, host_facts(), self.audit_policy))
         with (
             self.progress.stage(f"creating kind cluster {CLUSTER_NAME!r} from {image.ref}"),
             kind_errors("create cluster"),

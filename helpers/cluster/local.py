@@ -26,7 +26,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import build, components, config, host, pki, toolsimage
+from . import auditpolicy, build, components, config, host, pki, toolsimage
 from .errors import ClusterError, ComponentFailed
 from .progress import Progress
 from .supervise import Supervisor
@@ -197,6 +197,7 @@ class LocalCluster:
         for stem in ("controller-manager", "scheduler", "kubelet", "kube-proxy", "coredns"):
             pki.write_kubeconfig(lay.config / f"{stem}.kubeconfig", lay.pki, stem, server)
         (lay.config / "scheduler.yaml").write_text(components.scheduler_config(lay))
+        components.audit_policy_file(lay).write_text(auditpolicy.POLICY)
         (lay.config / "kubelet.yaml").write_text(components.kubelet_config(lay, ports))
         (lay.config / "kube-proxy.yaml").write_text(
             components.kube_proxy_config(lay, ports, proxy_mode)

@@ -34,6 +34,13 @@ def test_api_server_listens_on_the_node_address_and_sets_the_service_account_fla
     assert flags["kubelet-certificate-authority"] == "/state/pki/ca.crt"
 
 
+def test_the_audit_log_stays_in_the_state_directory() -> None:
+    flags = _flags(components.apiserver_args(BIN, LAYOUT, PORTS))
+    assert flags["audit-log-path"] == "/state/logs/audit.log", "down() removes it"
+    assert flags["audit-policy-file"].startswith("/state/")
+    assert flags["audit-log-maxsize"] == "50" and flags["audit-log-maxbackup"] == "1"
+
+
 def test_every_component_binds_loopback() -> None:
     for argv in (
         components.controller_manager_args(BIN, LAYOUT, PORTS),

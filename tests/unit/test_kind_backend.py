@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers.cluster import config, kind
+from helpers.cluster import auditpolicy, config, kind
 from helpers.cluster.errors import ClusterError
 from helpers.cluster.kind import HostFacts, NodeImage
 from helpers.cluster.progress import Progress
@@ -113,7 +113,9 @@ def test_create_writes_the_host_derived_config(
             str(backend.config_file),
         ]
     ]
-    assert backend.config_file.read_text() == kind.kind_config(image, HostFacts())
+    expected = kind.kind_config(image, HostFacts(), backend.audit_policy)
+    assert backend.config_file.read_text() == expected
+    assert backend.audit_policy.read_text() == auditpolicy.POLICY, "the file the node mounts"
 
 
 def test_pytest_kind_work_dir_stays_out_of_the_current_directory(
