@@ -89,6 +89,7 @@ COURSE_NAMESPACES: dict[str, str] = {
     "audit-bad": "notebook 11",
     "become-ns": "notebook 12",
     "kubelet-ns": "notebook 13",
+    "audit-trail-ns": "notebook 14",
     "lab-02-leak": "lab 02",
     "lab-04-rbac": "lab 04",
     "lab-07-diag": "lab 07",
@@ -584,6 +585,13 @@ def _spec() -> _Raw:
         nb, CLUSTER, "create subjectaccessreviews.authz", "what the Node authorizer lets a node do"
     )
     s.add(nb, CLUSTER, "get nodes", "the node's labels, after NodeRestriction refused one")
+
+    nb, ns = "notebook 14", "audit-trail-ns"
+    s.fresh(nb, ns)
+    s.add(nb, ns, "create serviceaccounts", "ServiceAccount traced")
+    s.add(nb, ns, "create serviceaccounts/token", "create_token(): the token to follow")
+    s.add(nb, ns, "create,get secrets", "create_legacy_token(), and its wait for the token")
+    s.add(nb, CLUSTER, "create selfsubjectreviews.authn", "whoami(): who asked for the token")
 
     def lab(who: str, ns: str) -> None:
         s.fresh(who, ns)

@@ -1,0 +1,152 @@
+"""Read the course cluster's audit log: the events a token leaves behind.
+
+Where the control plane can be seen (notebook 00), kube-apiserver's ``--audit-log-path``
+says where its log is: on this machine (``local``) or inside the node container
+(``kind``). On an existing cluster the log belongs to its administrator (on a managed
+cluster, to a cloud logging service): :func:`audit_log` returns ``None`` and the course
+says so instead of guessing.
+
+Each line of the log is one JSON event (``audit.k8s.io/v1`` ``Event``). The course's own
+clusters log at ``Metadata`` level (``helpers.cluster.auditpolicy``): who, what, when, the
+answer and the annotations, never a body.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from .cluster.errors import ClusterError
+
+if TYPE_CHECKING:
+    from .course import Course
+
+__all__ = [
+    "CREDENTIAL_ID",
+    "ISSUED_CREDENTIAL_ID",
+    "AuditLog",
+    "audit_log",
+    "events_table",
+    "parse_lines",
+]
+
+#: ``user.extra`` key of every request made with a TokenRequest token: ``JTI=<jti>``.
+CREDENTIAL_ID = "authentication.kubernetes.io/credential-id"
+#: Annotation of the TokenRequest that issued a token: the same ``JTI=<jti>``.
+ISSUED_CREDENTIAL_ID = "authentication.kubernetes.io/issued-credential-id"
+
+Event = dict[str, Any]
+
+
+def parse_lines(lines: Iterable[str]) -> list[Event]:
+    """The JSON events among ``lines`` (a line cut short by rotation is skipped).
+
+    >>> parse_lines(['{"verb": "get"}', '{"verb": "li', ''])
+    [{'verb': 'get'}]
+    """
+    events = []
+    for line in lines:
+        try:
+            events.append(json.loads(line))
+        except ValueError:
+            continue
+    return events
+
+
+@dataclass(frozen=True)
+class AuditLog:
+    """kube-apiserver's audit log file, read where the cluster keeps it."""
+
+    path: str
+    #: Where the file is, for prose ("this machine", "the kind node …").
+    where: str
+    _grep: Callable[[str, str], list[str]] = field(repr=False, compare=False)
+
+    def events(self, containing: str) -> list[Event]:
+        """Every event whose JSON line contains ``containing`` (a JTI, a name …)."""
+        return parse_lines(self._grep(containing, self.path))
+
+    def wait_for(
+        self,
+        containing: str,
+        match: Callable[[Event], bool] = lambda event: True,
+        count: int = 1,
+        timeout: float = 15,
+    ) -> list[Event]:
+        """Wait until at least ``count`` events contain ``containing`` and ``match``."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = [e for e in self.events(containing) if match(e)]
+            if len(found) >= count or time.monotonic() > deadline:
+                break
+            time.sleep(0.25)
+        if len(found) < count:
+            raise ClusterError(
+                f"The audit log ({self.path}) shows {len(found)} of the {count} events "
+                f"expected within {timeout:.0f} s: is kube-apiserver still writing it?"
+            )
+        return found
+
+
+def _grep_here(needle: str, path: str) -> list[str]:
+    proc = subprocess.run(["grep", "-hF", "--", needle, path], capture_output=True, text=True)
+    if proc.returncode > 1:
+        raise ClusterError(f"Could not read the audit log {path}: {proc.stderr.strip()}")
+    return proc.stdout.splitlines()
+
+
+def _grep_in_kind(needle: str, path: str) -> list[str]:
+    from .cluster import kind
+
+    proc = kind.node_exec(["grep", "-hF", "--", needle, path])
+    if proc.returncode > 1:
+        raise ClusterError(
+            f"Could not read the audit log {path} in the kind node: {proc.stderr.strip()}"
+        )
+    return proc.stdout.splitlines()
+
+
+def audit_log(course: Course) -> AuditLog | None:
+    """The course cluster's audit log, or ``None`` where it cannot be seen from here."""
+    cp = course.control_plane
+    path = cp.value("kube-apiserver", "--audit-log-path")
+    if not cp.visible or not path or path == "-":
+        return None
+    if course.backend == "kind":
+        return AuditLog(path, "inside the kind node", _grep_in_kind)
+    return AuditLog(path, "on this machine", _grep_here)
+
+
+def events_table(events: Iterable[Event]) -> pd.DataFrame:
+    """One row per event: when, who, what, the answer, and the token's credential id.
+
+    >>> events_table([{"stageTimestamp": "2026-12-02T10:00:00.5Z", "verb": "create",
+    ...   "user": {"username": "u", "extra": {CREDENTIAL_ID: ["JTI=x"]}},
+    ...   "requestURI": "/api", "responseStatus": {"code": 201},
+    ...   "annotations": {"authorization.k8s.io/decision": "allow"}}]).iloc[0].to_dict()
+    ... # doctest: +NORMALIZE_WHITESPACE
+    {'time (UTC)': '10:00:00.5', 'user': 'u', 'impersonated': '', 'verb': 'create',
+     'requestURI': '/api', 'code': 201, 'credential-id': 'JTI=x', 'decision': 'allow'}
+    """
+    rows = []
+    for e in events:
+        user = e.get("user", {})
+        rows.append(
+            {
+                "time (UTC)": e.get("stageTimestamp", "")[11:-1],
+                "user": user.get("username", ""),
+                "impersonated": (e.get("impersonatedUser") or {}).get("username", ""),
+                "verb": e.get("verb", ""),
+                "requestURI": e.get("requestURI", ""),
+                "code": (e.get("responseStatus") or {}).get("code"),
+                "credential-id": ",".join((user.get("extra") or {}).get(CREDENTIAL_ID, [])),
+                "decision": (e.get("annotations") or {}).get("authorization.k8s.io/decision", ""),
+            }
+        )
+    return pd.DataFrame(rows)
