@@ -17,7 +17,14 @@ directory, kind's node container) and goes when the cluster goes.
 
 from __future__ import annotations
 
-__all__ = ["IN_KIND_LOG", "IN_KIND_POLICY", "POLICY", "apiserver_flags", "flag_values"]
+__all__ = [
+    "IN_KIND_FILES",
+    "IN_KIND_LOG",
+    "IN_KIND_POLICY",
+    "POLICY",
+    "apiserver_flags",
+    "flag_values",
+]
 
 POLICY = """\
 # The course's audit policy: every request at Metadata level (who, what, when, the
@@ -46,8 +53,10 @@ rules:
 - level: Metadata
 """
 
-#: Where kind's node keeps the policy and the log (a bind mount and a hostPath volume).
-IN_KIND_POLICY = "/etc/kubernetes/audit/policy.yaml"
+#: The directory of the course's own files in kind's node (a bind mount from this machine).
+IN_KIND_FILES = "/etc/kubernetes/sa-course"
+#: Where kind's node keeps the policy (in that directory) and the log (in the node only).
+IN_KIND_POLICY = f"{IN_KIND_FILES}/audit-policy.yaml"
 IN_KIND_LOG = "/var/log/kubernetes/audit/audit.log"
 
 

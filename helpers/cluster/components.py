@@ -71,6 +71,8 @@ def apiserver_args(bin_dir: Path, layout: Layout, ports: Ports) -> list[str]:
         f"--service-account-issuer={config.SERVICE_ACCOUNT_ISSUER}",
         f"--service-account-signing-key-file={pki / 'sa.key'}",
         f"--service-account-key-file={pki / 'sa.pub'}",
+        # …and the key of before the last rotation: verified with, never signed with
+        f"--service-account-key-file={pki / 'sa-previous.pub'}",
         f"--service-account-jwks-uri={api_server_url(ports)}/openid/v1/jwks",
         # -- who may do what --
         "--authorization-mode=Node,RBAC",

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import yaml
 
-from . import auditpolicy, build, config, kindimage, toolsimage
+from . import auditpolicy, build, config, kindimage, pki, toolsimage
 from .errors import ClusterError
 from .kindimage import docker_available
 from .progress import Progress
@@ -134,25 +134,37 @@ _ReadableDumper.add_representer(
 )
 
 
-def audit_patch() -> dict:
-    """kube-apiserver's audit flags and the two volumes they need, as a kubeadm patch.
+#: Where kubeadm puts the current ServiceAccount public key in the node.
+KUBEADM_SA_PUB = "/etc/kubernetes/pki/sa.pub"
+#: The key of "before the last rotation", which kube-apiserver verifies with too.
+PREVIOUS_SA_PUB = f"{auditpolicy.IN_KIND_FILES}/sa-previous.pub"
 
-    The policy comes into the node as a bind mount (:func:`kind_config`); the log stays in
-    the node, so it goes with the cluster.
+
+def node_files_patch() -> dict:
+    """kube-apiserver's flags for the course's own node files, as a kubeadm patch.
+
+    The audit policy and the previous ServiceAccount public key come into the node as one
+    read-only bind mount (:func:`kind_config`) and into kube-apiserver's static Pod as a
+    hostPath volume; the audit log stays in the node, so it goes with the cluster. kubeadm
+    lets an extra argument replace its own default, so both public keys are named.
     """
     log_dir = auditpolicy.IN_KIND_LOG.rsplit("/", 1)[0]
-    policy_dir = auditpolicy.IN_KIND_POLICY.rsplit("/", 1)[0]
     flags = auditpolicy.flag_values(auditpolicy.IN_KIND_POLICY, auditpolicy.IN_KIND_LOG)
+    args = [{"name": k, "value": v} for k, v in flags.items()]
+    args += [
+        {"name": "service-account-key-file", "value": KUBEADM_SA_PUB},
+        {"name": "service-account-key-file", "value": PREVIOUS_SA_PUB},
+    ]
     return {
         "apiVersion": "kubeadm.k8s.io/v1beta4",
         "kind": "ClusterConfiguration",
         "apiServer": {
-            "extraArgs": [{"name": k, "value": v} for k, v in flags.items()],
+            "extraArgs": args,
             "extraVolumes": [
                 {
-                    "name": "audit-policy",
-                    "hostPath": policy_dir,
-                    "mountPath": policy_dir,
+                    "name": "sa-course-files",
+                    "hostPath": auditpolicy.IN_KIND_FILES,
+                    "mountPath": auditpolicy.IN_KIND_FILES,
                     "readOnly": True,
                     "pathType": "Directory",
                 },
@@ -171,11 +183,12 @@ def audit_patch() -> dict:
 def kind_config(
     image: NodeImage | None = None,
     host: HostFacts | None = None,
-    audit_policy: Path | None = None,
+    node_files: Path | None = None,
 ) -> str:
     """kind's cluster configuration: one node, API server on loopback, the host's needs.
 
-    With ``audit_policy`` (a file on this machine) kube-apiserver keeps an audit log.
+    With ``node_files`` (a directory on this machine holding ``audit-policy.yaml`` and
+    ``sa-previous.pub``) kube-apiserver keeps an audit log and verifies with both keys.
     """
     image = image or NodeImage()
     host = host or host_facts()
@@ -190,14 +203,14 @@ def kind_config(
         "nodes": [{"role": "control-plane", "image": image.ref}],
     }
     kubeadm = kubeadm_patches(image, host)
-    if audit_policy is not None:
+    if node_files is not None:
         mount = {
-            "hostPath": str(audit_policy),
-            "containerPath": auditpolicy.IN_KIND_POLICY,
+            "hostPath": str(node_files),
+            "containerPath": auditpolicy.IN_KIND_FILES,
             "readOnly": True,
         }
         doc["nodes"][0]["extraMounts"] = [mount]  # type: ignore[index]
-        kubeadm.append(audit_patch())
+        kubeadm.append(node_files_patch())
     if containerd := containerd_patches(host):
         doc["containerdConfigPatches"] = containerd
     if kubeadm:
@@ -466,9 +479,22 @@ class KindBackend:
         return self.dir / "kind-config.yaml"
 
     @property
-    def audit_policy(self) -> Path:
-        """The audit policy file the node mounts (it must stay while the cluster exists)."""
-        return self.dir / "audit-policy.yaml"
+    def node_files(self) -> Path:
+        """The directory the node mounts (it must stay while the cluster exists)."""
+        return self.dir / "node-files"
+
+    @property
+    def previous_signing_key(self) -> Path:
+        """The private half of ``sa-previous.pub``: on this machine only, never in the node."""
+        return self.dir / "sa-previous.key"
+
+    def write_node_files(self) -> None:
+        """The audit policy, and a fresh previous ServiceAccount key pair, for a new cluster."""
+        self.node_files.mkdir(parents=True, exist_ok=True)
+        (self.node_files / "audit-policy.yaml").write_text(auditpolicy.POLICY)
+        pki.write_service_account_key_pair(
+            self.previous_signing_key, self.node_files / "sa-previous.pub"
+        )
 
     def cluster(self, kind: Path, image: str = config.KIND_NODE_IMAGE):  # -> KindCluster
         """The pytest-kind KindCluster this backend drives (its work dir kept in the cache)."""
@@ -518,8 +544,8 @@ class KindBackend:
     def create(self, kind: Path, image: NodeImage) -> None:
         """``kind create cluster`` with the host-derived config, through pytest-kind."""
         self.dir.mkdir(parents=True, exist_ok=True)
-        self.audit_policy.write_text(auditpolicy.POLICY)
-        self.config_file.write_text(kind_config(image, host_facts(), self.audit_policy))
+        self.write_node_files()
+        self.config_file.write_text(kind_config(image, host_facts(), self.node_files))
         with (
             self.progress.stage(f"creating kind cluster {CLUSTER_NAME!r} from {image.ref}"),
             kind_errors("create cluster"),
@@ -594,6 +620,8 @@ class KindBackend:
             else:  # the cache (and its kind) is gone: remove the node the way kind does
                 remove_node_containers()
         self.kubeconfig.unlink(missing_ok=True)
+        self.previous_signing_key.unlink(missing_ok=True)
+        shutil.rmtree(self.node_files, ignore_errors=True)
 
     def status(self) -> dict[str, object]:
         """Whether the kind cluster exists, and which kind binary the backend uses."""

@@ -221,10 +221,18 @@ def generate(pki: Path) -> None:
     for stem, pair in leaves.items():
         write_public(pki / f"{stem}.crt", pair.cert_pem)
         write_secret(pki / f"{stem}.key", pair.key_pem)
+    write_service_account_key_pair(pki / "sa.key", pki / "sa.pub")
+    # The key "before the last rotation": kube-apiserver still verifies with it, nothing
+    # signs with it (notebook 15 signs one token with it, as the API server once would have).
+    write_service_account_key_pair(pki / "sa-previous.key", pki / "sa-previous.pub")
+
+
+def write_service_account_key_pair(private: Path, public: Path) -> None:
+    """A fresh ServiceAccount signing key: the private key 0600, its public key 0644."""
     sa = new_service_account_key()
-    write_secret(pki / "sa.key", private_pem(sa))
+    write_secret(private, private_pem(sa))
     write_public(
-        pki / "sa.pub",
+        public,
         sa.public_key().public_bytes(
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
         ),

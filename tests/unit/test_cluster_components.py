@@ -28,7 +28,12 @@ def test_api_server_listens_on_the_node_address_and_sets_the_service_account_fla
     assert flags["service-account-jwks-uri"] == f"https://{config.NODE_IP}:6443/openid/v1/jwks"
     assert flags["service-account-issuer"] == config.SERVICE_ACCOUNT_ISSUER
     assert flags["service-account-signing-key-file"] == "/state/pki/sa.key"
-    assert flags["service-account-key-file"] == "/state/pki/sa.pub"
+    keys = [
+        a.split("=", 1)[1]
+        for a in components.apiserver_args(BIN, LAYOUT, PORTS)
+        if a.startswith("--service-account-key-file=")
+    ]
+    assert keys == ["/state/pki/sa.pub", "/state/pki/sa-previous.pub"], "current, and previous"
     assert flags["authorization-mode"] == "Node,RBAC"
     assert flags["etcd-servers"].startswith("http://127.0.0.1:")
     assert flags["kubelet-certificate-authority"] == "/state/pki/ca.crt"

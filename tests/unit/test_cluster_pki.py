@@ -20,7 +20,7 @@ def test_generate_writes_every_file_with_private_keys_0600(tmp_path: Path) -> No
     pki.generate(tmp_path)
     keys = sorted(p.name for p in tmp_path.glob("*.key"))
     assert keys == sorted(
-        ["ca.key", "sa.key", "apiserver.key", "kubelet-serving.key"]
+        ["ca.key", "sa.key", "sa-previous.key", "apiserver.key", "kubelet-serving.key"]
         + [f"{stem}.key" for stem in pki.CLIENTS]
     )
     for key in tmp_path.glob("*.key"):

@@ -113,9 +113,13 @@ def test_create_writes_the_host_derived_config(
             str(backend.config_file),
         ]
     ]
-    expected = kind.kind_config(image, HostFacts(), backend.audit_policy)
+    expected = kind.kind_config(image, HostFacts(), backend.node_files)
     assert backend.config_file.read_text() == expected
-    assert backend.audit_policy.read_text() == auditpolicy.POLICY, "the file the node mounts"
+    policy = backend.node_files / "audit-policy.yaml"
+    assert policy.read_text() == auditpolicy.POLICY, "the node mounts it"
+    assert (backend.node_files / "sa-previous.pub").read_bytes().startswith(b"-----BEGIN PUBLIC")
+    assert backend.previous_signing_key.stat().st_mode & 0o777 == 0o600
+    assert not (backend.node_files / "sa-previous.key").exists(), "no private key in the node"
 
 
 def test_pytest_kind_work_dir_stays_out_of_the_current_directory(

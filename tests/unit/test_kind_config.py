@@ -118,27 +118,28 @@ def test_cgroup_version_without_a_docker_client_is_this_machines(
     assert kind.docker_cgroup_version() in (1, 2)
 
 
-def test_the_audit_log_is_configured_through_kind_s_own_config(tmp_path) -> None:
+def test_the_course_s_node_files_are_configured_through_kind_s_own_config(tmp_path) -> None:
     from helpers.cluster import auditpolicy
 
-    policy = tmp_path / "audit-policy.yaml"
-    doc = yaml.safe_load(kind.kind_config(NodeImage(), HostFacts(), policy))
+    files = tmp_path / "node-files"
+    doc = yaml.safe_load(kind.kind_config(NodeImage(), HostFacts(), files))
     node = doc["nodes"][0]
     assert node["extraMounts"] == [
-        {"hostPath": str(policy), "containerPath": auditpolicy.IN_KIND_POLICY, "readOnly": True}
+        {"hostPath": str(files), "containerPath": auditpolicy.IN_KIND_FILES, "readOnly": True}
     ]
     patches = [yaml.safe_load(p) for p in doc["kubeadmConfigPatches"]]
     api = next(p["apiServer"] for p in patches if "apiServer" in p)
-    args = {a["name"]: a["value"] for a in api["extraArgs"]}
-    assert args["audit-policy-file"] == auditpolicy.IN_KIND_POLICY
-    assert args["audit-log-path"] == auditpolicy.IN_KIND_LOG
+    args = [(a["name"], a["value"]) for a in api["extraArgs"]]
+    assert ("audit-policy-file", auditpolicy.IN_KIND_POLICY) in args
+    assert ("audit-log-path", auditpolicy.IN_KIND_LOG) in args
+    keys = [v for n, v in args if n == "service-account-key-file"]
+    assert keys == [kind.KUBEADM_SA_PUB, kind.PREVIOUS_SA_PUB], (
+        "kubeadm's own key, and the previous"
+    )
     mounted = {v["mountPath"] for v in api["extraVolumes"]}
-    assert {
-        auditpolicy.IN_KIND_POLICY.rsplit("/", 1)[0],
-        auditpolicy.IN_KIND_LOG.rsplit("/", 1)[0],
-    } == mounted
+    assert mounted == {auditpolicy.IN_KIND_FILES, auditpolicy.IN_KIND_LOG.rsplit("/", 1)[0]}
 
 
-def test_without_a_policy_file_there_is_no_audit_log() -> None:
+def test_without_node_files_there_is_no_extra_mount() -> None:
     doc = yaml.safe_load(kind.kind_config(NodeImage(), HostFacts()))
     assert "extraMounts" not in doc["nodes"][0]
