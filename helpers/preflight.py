@@ -90,6 +90,7 @@ COURSE_NAMESPACES: dict[str, str] = {
     "become-ns": "notebook 12",
     "kubelet-ns": "notebook 13",
     "audit-trail-ns": "notebook 14",
+    "rotation-ns": "notebook 15",
     "lab-02-leak": "lab 02",
     "lab-04-rbac": "lab 04",
     "lab-07-diag": "lab 07",
@@ -592,6 +593,13 @@ def _spec() -> _Raw:
     s.add(nb, ns, "create serviceaccounts/token", "create_token(): the token to follow")
     s.add(nb, ns, "create,get secrets", "create_legacy_token(), and its wait for the token")
     s.add(nb, CLUSTER, "create selfsubjectreviews.authn", "whoami(): who asked for the token")
+
+    nb, ns = "notebook 15", "rotation-ns"
+    s.fresh(nb, ns)
+    s.add(nb, ns, "create serviceaccounts", "ServiceAccount app")
+    s.add(nb, ns, "create serviceaccounts/token", "create_token(): a fresh token, and its kid")
+    s.add(nb, CLUSTER, "create tokenreviews.authn", "the API server on a token of the old key")
+    s.audiences(nb, ns)
 
     def lab(who: str, ns: str) -> None:
         s.fresh(who, ns)
