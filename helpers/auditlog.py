@@ -124,7 +124,7 @@ def audit_log(course: Course) -> AuditLog | None:
 
 
 def events_table(events: Iterable[Event]) -> pd.DataFrame:
-    """One row per event: when, who, what, the answer, and the token's credential id.
+    """One row per event: when, who, what, the answer, the caller's and any issued credential id.
 
     >>> events_table([{"stageTimestamp": "2026-12-02T10:00:00.5Z", "verb": "create",
     ...   "user": {"username": "u", "extra": {CREDENTIAL_ID: ["JTI=x"]}},
@@ -132,7 +132,8 @@ def events_table(events: Iterable[Event]) -> pd.DataFrame:
     ...   "annotations": {"authorization.k8s.io/decision": "allow"}}]).iloc[0].to_dict()
     ... # doctest: +NORMALIZE_WHITESPACE
     {'time (UTC)': '10:00:00.5', 'user': 'u', 'impersonated': '', 'verb': 'create',
-     'requestURI': '/api', 'code': 201, 'credential-id': 'JTI=x', 'decision': 'allow'}
+     'requestURI': '/api', 'code': 201, 'credential-id': 'JTI=x', 'issued-credential-id': '',
+     'decision': 'allow'}
     """
     rows = []
     for e in events:
@@ -146,6 +147,7 @@ def events_table(events: Iterable[Event]) -> pd.DataFrame:
                 "requestURI": e.get("requestURI", ""),
                 "code": (e.get("responseStatus") or {}).get("code"),
                 "credential-id": ",".join((user.get("extra") or {}).get(CREDENTIAL_ID, [])),
+                "issued-credential-id": (e.get("annotations") or {}).get(ISSUED_CREDENTIAL_ID, ""),
                 "decision": (e.get("annotations") or {}).get("authorization.k8s.io/decision", ""),
             }
         )

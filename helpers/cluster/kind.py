@@ -134,10 +134,20 @@ _ReadableDumper.add_representer(
 )
 
 
-#: Where kubeadm puts the current ServiceAccount public key in the node.
-KUBEADM_SA_PUB = "/etc/kubernetes/pki/sa.pub"
 #: The key of "before the last rotation", which kube-apiserver verifies with too.
 PREVIOUS_SA_PUB = f"{auditpolicy.IN_KIND_FILES}/sa-previous.pub"
+#: kubeadm's patches for the static Pod manifests, in the same directory.
+KUBEADM_PATCHES = f"{auditpolicy.IN_KIND_FILES}/patches"
+
+
+def apiserver_manifest_patch() -> str:
+    """A kubeadm patch (RFC 6902) that adds the previous public key to kube-apiserver.
+
+    kubeadm's extraArgs would *replace* its own ``--service-account-key-file`` (sa.pub,
+    made inside the node at init); a patch of the manifest adds a second one instead.
+    """
+    op = {"op": "add", "path": "/spec/containers/0/command/-"}
+    return yaml.safe_dump([{**op, "value": f"--service-account-key-file={PREVIOUS_SA_PUB}"}])
 
 
 def node_files_patch() -> dict:
@@ -145,16 +155,12 @@ def node_files_patch() -> dict:
 
     The audit policy and the previous ServiceAccount public key come into the node as one
     read-only bind mount (:func:`kind_config`) and into kube-apiserver's static Pod as a
-    hostPath volume; the audit log stays in the node, so it goes with the cluster. kubeadm
-    lets an extra argument replace its own default, so both public keys are named.
+    hostPath volume; the audit log stays in the node, so it goes with the cluster. The
+    previous public key is added by a kubeadm patch (:func:`apiserver_manifest_patch`).
     """
     log_dir = auditpolicy.IN_KIND_LOG.rsplit("/", 1)[0]
     flags = auditpolicy.flag_values(auditpolicy.IN_KIND_POLICY, auditpolicy.IN_KIND_LOG)
     args = [{"name": k, "value": v} for k, v in flags.items()]
-    args += [
-        {"name": "service-account-key-file", "value": KUBEADM_SA_PUB},
-        {"name": "service-account-key-file", "value": PREVIOUS_SA_PUB},
-    ]
     return {
         "apiVersion": "kubeadm.k8s.io/v1beta4",
         "kind": "ClusterConfiguration",
@@ -211,6 +217,13 @@ def kind_config(
         }
         doc["nodes"][0]["extraMounts"] = [mount]  # type: ignore[index]
         kubeadm.append(node_files_patch())
+        kubeadm.append(
+            {
+                "apiVersion": "kubeadm.k8s.io/v1beta4",
+                "kind": "InitConfiguration",
+                "patches": {"directory": KUBEADM_PATCHES},
+            }
+        )
     if containerd := containerd_patches(host):
         doc["containerdConfigPatches"] = containerd
     if kubeadm:
@@ -492,6 +505,9 @@ class KindBackend:
         """The audit policy, and a fresh previous ServiceAccount key pair, for a new cluster."""
         self.node_files.mkdir(parents=True, exist_ok=True)
         (self.node_files / "audit-policy.yaml").write_text(auditpolicy.POLICY)
+        patches = self.node_files / "patches"
+        patches.mkdir(exist_ok=True)
+        (patches / "kube-apiserver+json.yaml").write_text(apiserver_manifest_patch())
         pki.write_service_account_key_pair(
             self.previous_signing_key, self.node_files / "sa-previous.pub"
         )

@@ -120,6 +120,8 @@ def test_create_writes_the_host_derived_config(
     assert (backend.node_files / "sa-previous.pub").read_bytes().startswith(b"-----BEGIN PUBLIC")
     assert backend.previous_signing_key.stat().st_mode & 0o777 == 0o600
     assert not (backend.node_files / "sa-previous.key").exists(), "no private key in the node"
+    patch = backend.node_files / "patches" / "kube-apiserver+json.yaml"
+    assert patch.read_text() == kind.apiserver_manifest_patch()
 
 
 def test_pytest_kind_work_dir_stays_out_of_the_current_directory(

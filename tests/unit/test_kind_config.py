@@ -132,10 +132,15 @@ def test_the_course_s_node_files_are_configured_through_kind_s_own_config(tmp_pa
     args = [(a["name"], a["value"]) for a in api["extraArgs"]]
     assert ("audit-policy-file", auditpolicy.IN_KIND_POLICY) in args
     assert ("audit-log-path", auditpolicy.IN_KIND_LOG) in args
-    keys = [v for n, v in args if n == "service-account-key-file"]
-    assert keys == [kind.KUBEADM_SA_PUB, kind.PREVIOUS_SA_PUB], (
-        "kubeadm's own key, and the previous"
-    )
+    assert "service-account-key-file" not in dict(args), "kubeadm keeps its own sa.pub"
+    init = next(p for p in patches if p["kind"] == "InitConfiguration")
+    assert init["patches"] == {"directory": kind.KUBEADM_PATCHES}
+    [op] = yaml.safe_load(kind.apiserver_manifest_patch())
+    assert op == {
+        "op": "add",
+        "path": "/spec/containers/0/command/-",
+        "value": f"--service-account-key-file={kind.PREVIOUS_SA_PUB}",
+    }
     mounted = {v["mountPath"] for v in api["extraVolumes"]}
     assert mounted == {auditpolicy.IN_KIND_FILES, auditpolicy.IN_KIND_LOG.rsplit("/", 1)[0]}
 
