@@ -46,6 +46,9 @@ rules:
     resources: ["events"]
 - level: None
   verbs: ["watch"]
+# the API server's own loopback client (bootstrapping roles, priority classes, …)
+- level: None
+  users: ["system:apiserver"]
 # the control plane's own controllers reading and updating what they manage
 - level: None
   userGroups: ["system:serviceaccounts:kube-system"]
