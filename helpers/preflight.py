@@ -96,6 +96,7 @@ COURSE_NAMESPACES: dict[str, str] = {
     "lab-07-diag": "lab 07",
     "lab-08-ext": "lab 08",
     "lab-11-lock": "lab 11",
+    "lab-12-become": "lab 12",
 }
 
 
@@ -733,6 +734,27 @@ def _spec() -> _Raw:
         "q3's solution: `kubectl delete secret --field-selector`",
     )
     s.add(who, CLUSTER, "create tokenreviews.authn", "the checkers ask TokenReview")
+
+    who, ns = "lab 12", "lab-12-become"
+    lab(who, ns)
+    s.seed(who, ns, "serviceaccounts secrets roles.rbac rolebindings.rbac")
+    s.add(
+        who,
+        ns,
+        "bind clusterroles.rbac",
+        "RoleBindings payments-edit, viewer-view bind ClusterRoles edit, view: that takes `bind`",
+        "edit",
+        "view",
+    )
+    s.holds(who, ns, "create,get pods; get pods/log", "Role ci-runner")
+    s.holds(who, ns, "create serviceaccounts/token", "Role ops")
+    s.holds(who, ns, "get,list pods configmaps", "Role auditor")
+    s.add(who, ns, "get secrets", "Role support grants it; the set-up waits for its token")
+    s.add(who, ns, "list secrets serviceaccounts", "the checkers find the accounts and tokens")
+    s.add(who, CLUSTER, "create subjectaccessreviews.authz", "the checkers ask RBAC, path by path")
+    s.add(who, CLUSTER, "create tokenreviews.authn", "q2's checker asks who the token is")
+    s.add(who, ns, "create serviceaccounts/token", "q2's solution: a token of ops")
+    s.add(who, ns, "get,patch roles.rbac", "q3's solution: `kubectl apply` Role ops")
 
     s.add(
         "helpers.preflight",

@@ -11,6 +11,7 @@ module                                 lab
 :mod:`.lab07_401_or_403`               diagnose and fix a 401 and a 403
 :mod:`.lab08_external_audience`        a short-lived token for another audience, verified offline
 :mod:`.lab11_lock_down`                stop mounting tokens that are not needed, retire a legacy one
+:mod:`.lab12_who_can_become`           who can act as a ServiceAccount; prove one path, close it
 =====================================  ======================================================
 """
 
@@ -20,5 +21,6 @@ LABS = {
     "07": "helpers.labs.lab07_401_or_403",
     "08": "helpers.labs.lab08_external_audience",
     "11": "helpers.labs.lab11_lock_down",
+    "12": "helpers.labs.lab12_who_can_become",
 }
 """The lab module of each lab notebook, by the number of the notebook it practises."""

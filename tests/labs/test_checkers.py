@@ -35,6 +35,7 @@ from helpers.labs import (
     lab07_401_or_403,
     lab08_external_audience,
     lab11_lock_down,
+    lab12_who_can_become,
 )
 
 pytestmark = pytest.mark.cluster
@@ -45,6 +46,7 @@ MODULES: dict[str, ModuleType] = {
     "07": lab07_401_or_403,
     "08": lab08_external_audience,
     "11": lab11_lock_down,
+    "12": lab12_who_can_become,
 }
 
 
@@ -707,12 +709,77 @@ LAB11 = {
     ],
 }
 
+
+# -- lab 12: who can become payments ---------------------------------------------------------
+def _minted_by_the_admin(lab: Lab) -> dict[str, Any]:
+    from helpers.accounts import create_token
+
+    token, _ = create_token(lab.course.core, lab.namespace, "payments", expiration_seconds=600)
+    return {"TOKEN": token}
+
+
+def _payments_legacy_token(lab: Lab) -> dict[str, Any]:
+    from helpers.tokens import Token
+
+    secret = lab.course.core.read_namespaced_secret("payments-token", lab.namespace)
+    return {"TOKEN": Token.from_secret(secret)}
+
+
+def _ops_role(*names: str) -> Callable[[Lab], None]:
+    def act(lab: Lab) -> None:
+        rule: dict[str, Any] = {
+            "apiGroups": [""],
+            "resources": ["serviceaccounts/token"],
+            "verbs": ["create"],
+        }
+        if names:
+            rule["resourceNames"] = list(names)
+        body = {"metadata": {"name": "ops"}, "rules": [rule]}
+        lab.course.rbac.replace_namespaced_role("ops", lab.namespace, body)
+
+    return act
+
+
+LAB12 = {
+    1: [
+        Wrong("missed-the-secret", answer(BECOMERS={"ci-runner", "ops"}), ("missed 1",)),
+        Wrong(
+            "viewer-too",
+            answer(BECOMERS={"ci-runner", "support", "ops", "viewer"}),
+            ("`viewer` cannot act as `payments`",),
+        ),
+        Wrong("a-string", answer(BECOMERS="ops"), ("should be a set",)),
+    ],
+    2: [
+        Wrong("minted-by-the-admin", _minted_by_the_admin, ("asked for this token, not `ops`",)),
+        Wrong("the-legacy-token", _payments_legacy_token, ("legacy token",)),
+        Wrong(
+            "ops-own-token",
+            lambda lab: {"TOKEN": _token(lab, "ops")},
+            ("authenticates as", ":ops`"),
+        ),
+    ],
+    3: [
+        Wrong(
+            "role-deleted",
+            lambda lab: lab.course.rbac.delete_namespaced_role("ops", lab.namespace) and None,
+            ("no longer mint tokens for `ops-bot`",),
+        ),
+        Wrong(
+            "payments-still-named",
+            _ops_role("ops-bot", "payments"),
+            ("still mint tokens for `payments`",),
+        ),
+    ],
+}
+
 WRONG: dict[str, dict[int, list[Wrong]]] = {
     "02": LAB02,
     "04": LAB04,
     "07": LAB07,
     "08": LAB08,
     "11": LAB11,
+    "12": LAB12,
 }
 WRONG_CASES = [
     pytest.param(number, q, wrong, id=f"lab{number}-q{q}-{wrong.id}")

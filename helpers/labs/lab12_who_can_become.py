@@ -1,0 +1,305 @@
+"""Lab 12: who can become the payments ServiceAccount, a proof, and the least change that stops one.
+
+The scenario (namespace ``lab-12-become``): ``payments`` holds ``edit`` in the namespace and
+has an old legacy token Secret, ``payments-token``. Five other accounts hold narrow-looking
+grants: ``ci-runner`` may create Pods and read their logs, ``support`` may read one Secret
+(``payments-token``), ``ops`` may mint tokens (every account of the namespace: no names),
+``viewer`` has ``view``, ``auditor`` may read Pods and ConfigMaps. ``ops-bot`` is the robot
+``ops`` is supposed to mint tokens for.
+
+Every check asks the API server (SubjectAccessReview, TokenReview) and, where the course can
+see it, the audit log, never the shape of the Roles: any correct way is recognised.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from ..auditlog import ISSUED_CREDENTIAL_ID, audit_log
+from ..become import may
+from ..checks import Lab, NotAttempted, NotYet, Question
+from ..course import Course
+from ..legacy import wait_for_legacy_token
+from ..reviews import review_token, sa_username
+from .common import apply, as_token, name_set, plural, set_mismatch
+
+__all__ = ["NAMESPACE", "WhoCanBecomeLab", "start"]
+
+NAMESPACE = "lab-12-become"
+TARGET = "payments"
+ACCOUNTS = ("payments", "ci-runner", "support", "ops", "ops-bot", "viewer", "auditor")
+RBAC = "rbac.authorization.k8s.io"
+
+
+def _role(name: str, rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A Role and the RoleBinding that gives it to the ServiceAccount of the same name."""
+    return [
+        {"apiVersion": f"{RBAC}/v1", "kind": "Role", "metadata": {"name": name}, "rules": rules},
+        {
+            "apiVersion": f"{RBAC}/v1",
+            "kind": "RoleBinding",
+            "metadata": {"name": name},
+            "roleRef": {"apiGroup": RBAC, "kind": "Role", "name": name},
+            "subjects": [{"kind": "ServiceAccount", "name": name}],
+        },
+    ]
+
+
+def _cluster_role_binding(account: str, cluster_role: str) -> dict[str, Any]:
+    return {
+        "apiVersion": f"{RBAC}/v1",
+        "kind": "RoleBinding",
+        "metadata": {"name": f"{account}-{cluster_role}"},
+        "roleRef": {"apiGroup": RBAC, "kind": "ClusterRole", "name": cluster_role},
+        "subjects": [{"kind": "ServiceAccount", "name": account}],
+    }
+
+
+def _manifests() -> list[dict[str, Any]]:
+    docs: list[dict[str, Any]] = [
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": name}}
+        for name in ACCOUNTS
+    ]
+    docs += [
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "type": "kubernetes.io/service-account-token",
+            "metadata": {
+                "name": "payments-token",
+                "annotations": {"kubernetes.io/service-account.name": TARGET},
+            },
+        },
+        _cluster_role_binding(TARGET, "edit"),
+        _cluster_role_binding("viewer", "view"),
+        *_role(
+            "ci-runner",
+            [
+                {"apiGroups": [""], "resources": ["pods"], "verbs": ["create", "get"]},
+                {"apiGroups": [""], "resources": ["pods/log"], "verbs": ["get"]},
+            ],
+        ),
+        *_role(
+            "support",
+            [
+                {
+                    "apiGroups": [""],
+                    "resources": ["secrets"],
+                    "resourceNames": ["payments-token"],
+                    "verbs": ["get"],
+                }
+            ],
+        ),
+        *_role(
+            "ops",
+            [{"apiGroups": [""], "resources": ["serviceaccounts/token"], "verbs": ["create"]}],
+        ),
+        *_role(
+            "auditor",
+            [{"apiGroups": [""], "resources": ["pods", "configmaps"], "verbs": ["get", "list"]}],
+        ),
+    ]
+    return docs
+
+
+def ways_to_become(lab: Lab, account: str, target: str = TARGET) -> list[str]:
+    """The paths RBAC gives ``account`` to act as ``target``, as the API server answers."""
+    authz, ns = lab.course.authz, lab.namespace
+    secrets = [
+        s.metadata.name
+        for s in lab.course.core.list_namespaced_secret(ns).items
+        if s.type == "kubernetes.io/service-account-token"
+        and (s.metadata.annotations or {}).get("kubernetes.io/service-account.name") == target
+    ]
+    paths = []
+    if may(authz, ns, account, "create pods"):
+        paths.append("create pods (a Pod may run as any account of the namespace)")
+    if may(authz, ns, account, "create serviceaccounts/token", name=target):
+        paths.append(f"create serviceaccounts/token for `{target}`")
+    if any(may(authz, ns, account, "get secrets", name=s) for s in secrets):
+        paths.append(f"get the legacy token Secret of `{target}`")
+    if may(authz, ns, account, "impersonate serviceaccounts", name=target):
+        paths.append(f"impersonate `{target}`")
+    return paths
+
+
+class FindThem(Question):
+    title = "who can act as payments?"
+    variables = ("BECOMERS",)
+    hints = (
+        "Notebook 12's paths: `create pods`, `create serviceaccounts/token`, reading a "
+        "legacy token Secret, `impersonate`. Ask RBAC about each account, don't read Roles.",
+        "`helpers.become.may(course.authz, NS, account, 'create pods')` asks a "
+        "SubjectAccessReview; `name=` covers `resourceNames` (the token of `payments`, the "
+        "Secret `payments-token`).",
+    )
+    solution_code = """
+        from helpers.become import may
+
+        secrets = [s.metadata.name for s in course.core.list_namespaced_secret(NS).items
+                   if s.type == "kubernetes.io/service-account-token"]
+        accounts = [a.metadata.name for a in course.core.list_namespaced_service_account(NS).items]
+        BECOMERS = {
+            account for account in accounts if account != "payments" and (
+                may(course.authz, NS, account, "create pods")
+                or may(course.authz, NS, account, "create serviceaccounts/token", name="payments")
+                or any(may(course.authz, NS, account, "get secrets", name=s) for s in secrets)
+                or may(course.authz, NS, account, "impersonate serviceaccounts", name="payments"))
+        }
+        BECOMERS
+        """
+
+    def evaluate(self, BECOMERS: object) -> str:
+        lab = self.lab
+        assert lab is not None
+        ns = lab.namespace
+        answer = name_set(
+            BECOMERS, "BECOMERS", "ServiceAccount", strip_prefix=f"system:serviceaccount:{ns}:"
+        )
+        accounts = {
+            sa.metadata.name for sa in lab.course.core.list_namespaced_service_account(ns).items
+        }
+        truth = {a for a in accounts - {TARGET} if ways_to_become(lab, a)}
+        if answer == truth:
+            paths = "; ".join(f"`{a}`: {ways_to_become(lab, a)[0]}" for a in sorted(truth))
+            return (
+                f"{paths}. None of them holds `payments`' permissions, and each can use them: "
+                "count these grants as the target's own."
+            )
+        raise set_mismatch(
+            answer,
+            truth,
+            lambda name: (
+                f"`{name}` is `payments` itself"
+                if name == TARGET
+                else f"`{name}` cannot act as `payments`: RBAC gives it none of the paths"
+                if name in accounts
+                else f"there is no ServiceAccount `{name}` in `{ns}`"
+            ),
+            lambda n: f"you missed {n} {plural(n, 'account')} that can act as `payments`",
+        )
+
+
+class ProveIt(Question):
+    title = "prove it: mint payments' token with ops's credential only"
+    variables = ("TOKEN",)
+    hints = (
+        "First a token of `ops` (that is you, handing ops its credential), then a client "
+        "that uses only that token: `course.client_for_token(ops_token)`.",
+        "With that client's `CoreV1Api`, `helpers.accounts.create_token(..., NS, 'payments')` "
+        "is a TokenRequest made *by ops*.",
+    )
+    solution_code = """
+        from kubernetes import client
+        from helpers.accounts import create_token
+
+        ops_token, _ = create_token(course.core, NS, "ops", expiration_seconds=600)
+        as_ops = client.CoreV1Api(course.client_for_token(ops_token))
+        TOKEN, _ = create_token(as_ops, NS, "payments", expiration_seconds=600)
+        TOKEN
+        """
+
+    def evaluate(self, TOKEN: object) -> str:
+        lab = self.lab
+        assert lab is not None
+        course, ns = lab.course, lab.namespace
+        token = as_token(TOKEN, "TOKEN")
+        status = review_token(course.authn, token)
+        if not status.authenticated:
+            raise NotYet(f"the API server does not accept this token: {status.error}.")
+        who = status.user.username
+        if who != sa_username(ns, TARGET):
+            raise NotYet(f"this token authenticates as `{who}`, not as `payments`.")
+        if token.kind == "legacy":
+            raise NotYet(
+                "this is `payments`' legacy token (support's path, and it never expires); "
+                "the question asks for a fresh token minted by `ops`."
+            )
+        log = audit_log(course)
+        if log is None:
+            return (
+                "the token authenticates as `payments`. (This cluster's audit log cannot be "
+                "seen from here, so who minted it is not checked.)"
+            )
+        credential = f"JTI={token.claims['jti']}"
+        issued = log.wait_for(
+            credential, lambda e: ISSUED_CREDENTIAL_ID in e.get("annotations", {}), timeout=10
+        )
+        by = issued[0]["user"]["username"]
+        if by != sa_username(ns, "ops"):
+            raise NotYet(
+                f"the audit log says `{by}` asked for this token, not `ops`: make the "
+                "TokenRequest with a client that holds only ops's token."
+            )
+        return (
+            "the audit log shows the TokenRequest made by `ops`, and the token authenticates "
+            "as `payments`: a grant of `create serviceaccounts/token` without `resourceNames` "
+            "is every account's identity."
+        )
+
+
+class CloseOpsPath(Question):
+    title = "the least change: ops mints tokens for ops-bot only"
+    hints = (
+        "RBAC can name the objects a rule applies to: `resourceNames`.",
+        "`kubectl -n NS edit role ops`, or apply the Role again with "
+        '`resourceNames: ["ops-bot"]` on the `serviceaccounts/token` rule.',
+    )
+    solution_code = """
+        %%bash
+        kubectl -n "$NS" apply -f - <<'EOF'
+        apiVersion: rbac.authorization.k8s.io/v1
+        kind: Role
+        metadata:
+          name: ops
+        rules:
+        - apiGroups: [""]
+          resources: ["serviceaccounts/token"]
+          resourceNames: ["ops-bot"]
+          verbs: ["create"]
+        EOF
+        """
+
+    def evaluate(self) -> str:
+        lab = self.lab
+        assert lab is not None
+        authz, ns = lab.course.authz, lab.namespace
+        mint = "create serviceaccounts/token"
+        can_bot = may(authz, ns, "ops", mint, name="ops-bot")
+        others = [a for a in ACCOUNTS if a not in ("ops", "ops-bot")]
+        still = [a for a in others if may(authz, ns, "ops", mint, name=a)]
+        if can_bot and len(still) == len(others):
+            raise NotAttempted("`ops` may still mint tokens for every account of the namespace.")
+        if not can_bot:
+            raise NotYet(
+                "`ops` may no longer mint tokens for `ops-bot`, which it needs: narrow the "
+                "grant, don't take it away."
+            )
+        if still:
+            listed = ", ".join(f"`{a}`" for a in still)
+            raise NotYet(f"`ops` may still mint tokens for {listed}.")
+        other_paths = ways_to_become(lab, "ops")
+        if other_paths:
+            raise NotYet(f"`ops` can still act as `payments`: {other_paths[0]}.")
+        return (
+            "SubjectAccessReviews say `ops` may mint tokens for `ops-bot` and for nobody else: "
+            "one `resourceNames` line closed a path to every account of the namespace."
+        )
+
+
+class WhoCanBecomeLab(Lab):
+    """The scenario: payments with edit and a legacy token, and five narrow-looking grants."""
+
+    question_types: ClassVar[tuple[type[Question], ...]] = (FindThem, ProveIt, CloseOpsPath)
+
+    def set_up(self) -> WhoCanBecomeLab:
+        course, ns = self.course, self.namespace
+        self.fresh()
+        apply(course, _manifests(), ns)
+        wait_for_legacy_token(course.core, ns, "payments-token")  # filled by the tokens controller
+        return self
+
+
+def start(course: Course, namespace: str = NAMESPACE) -> WhoCanBecomeLab:
+    """Seed the scenario in ``namespace`` (deleting an old one first) and return the lab."""
+    return WhoCanBecomeLab(course, namespace).set_up()
