@@ -245,9 +245,9 @@ class CloseOpsPath(Question):
         "`kubectl -n NS edit role ops`, or apply the Role again with "
         '`resourceNames: ["ops-bot"]` on the `serviceaccounts/token` rule.',
     )
-    solution_code = """
+    solution_code = f"""
         %%bash
-        kubectl -n "$NS" apply -f - <<'EOF'
+        kubectl -n {NAMESPACE} apply -f - <<'EOF'
         apiVersion: rbac.authorization.k8s.io/v1
         kind: Role
         metadata:
