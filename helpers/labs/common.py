@@ -28,7 +28,7 @@ from ..checks import NotYet
 from ..cluster.errors import ClusterError
 from ..course import Course
 from ..pods import TOKEN_DIR
-from ..reviews import can_i, sa_groups, sa_username
+from ..reviews import can_i, review_token, sa_groups, sa_username
 from ..tokens import Token
 
 __all__ = [
@@ -284,6 +284,23 @@ def wait_until_rejected(
     except ClusterError:
         return False, time.monotonic() - start, ""
     return True, rejection.seconds, rejection.error
+
+
+def token_of(
+    course: Course, value: object, variable: str, namespace: str, account: str, words: str
+) -> tuple[Token, Any]:
+    """The learner's token and its TokenReview, or *Not yet* unless it is ``account``'s.
+
+    ``words`` names the account in the message ("the controller's account").
+    """
+    token = as_token(value, variable)
+    status = review_token(course.authn, token)
+    if not status.authenticated:
+        raise NotYet(f"the API server does not accept this token: {status.error}.")
+    who = status.user.username
+    if who != sa_username(namespace, account):
+        raise NotYet(f"this token authenticates as `{who}`, not as {words}.")
+    return token, status
 
 
 def name_set(value: object, variable: str, what: str, *, strip_prefix: str = "") -> set[str]:

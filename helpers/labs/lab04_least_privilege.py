@@ -18,12 +18,10 @@ from kubernetes import client
 from ..checks import Lab, NotAttempted, NotYet, Question
 from ..course import Course
 from ..pods import busybox_pod, wait_for_pod
-from ..reviews import review_token, sa_username
 from .common import (
     Request,
     action,
     apply,
-    as_token,
     call_status,
     effective_grants,
     name_set,
@@ -33,6 +31,7 @@ from .common import (
     sa_can,
     sa_can_request,
     set_mismatch,
+    token_of,
 )
 
 __all__ = ["NAMESPACE", "LeastPrivilegeLab", "start"]
@@ -269,13 +268,7 @@ class UseToken(Question):
     def evaluate(self, TOKEN: object) -> str:
         lab: LeastPrivilegeLab = self.lab  # type: ignore[assignment]
         course, ns = lab.course, lab.namespace
-        token = as_token(TOKEN, "TOKEN")
-        status = review_token(course.authn, token)
-        if not status.authenticated:
-            raise NotYet(f"the API server does not accept this token: {status.error}.")
-        who = status.user.username
-        if who != sa_username(ns, ACCOUNT):
-            raise NotYet(f"this token authenticates as `{who}`, not as the controller's account.")
+        token, _ = token_of(course, TOKEN, "TOKEN", ns, ACCOUNT, "the controller's account")
         if token.kind == "legacy":
             raise NotYet(
                 "this token works, but it is a legacy token that never expires; "

@@ -20,8 +20,8 @@ from ..become import may
 from ..checks import Lab, NotAttempted, NotYet, Question
 from ..course import Course
 from ..legacy import wait_for_legacy_token
-from ..reviews import review_token, sa_username
-from .common import apply, as_token, name_set, plural, set_mismatch
+from ..reviews import sa_username
+from .common import apply, name_set, plural, set_mismatch, token_of
 
 __all__ = ["NAMESPACE", "WhoCanBecomeLab", "start"]
 
@@ -203,13 +203,7 @@ class ProveIt(Question):
         lab = self.lab
         assert lab is not None
         course, ns = lab.course, lab.namespace
-        token = as_token(TOKEN, "TOKEN")
-        status = review_token(course.authn, token)
-        if not status.authenticated:
-            raise NotYet(f"the API server does not accept this token: {status.error}.")
-        who = status.user.username
-        if who != sa_username(ns, TARGET):
-            raise NotYet(f"this token authenticates as `{who}`, not as `payments`.")
+        token, _ = token_of(course, TOKEN, "TOKEN", ns, TARGET, "`payments`")
         if token.kind == "legacy":
             raise NotYet(
                 "this is `payments`' legacy token (support's path, and it never expires); "

