@@ -13,7 +13,7 @@ export PATH := $(BIN):$(PATH)
 RUN_TESTS = KEEP=$(KEEP) $(PY) tests/run.py
 
 .DEFAULT_GOAL := help
-.PHONY: help setup build kind-image lab test test-unit test-local test-kubeconfig test-kind cluster-up cluster-down cluster-status bench lint nav clean distclean
+.PHONY: help setup build kind-image lab test test-unit test-local test-kubeconfig test-workshop test-kind cluster-up cluster-down cluster-status workshop-preflight workshop-up workshop-status workshop-board workshop-down bench lint nav clean distclean
 
 help: ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -67,8 +67,32 @@ test-local: setup ## every cluster test, notebook and lab on the local cluster
 test-kubeconfig: setup ## the same through the kubeconfig backend (an existing cluster; runs on local)
 	@$(RUN_TESTS) --no-offline --backends=kubeconfig
 
+test-workshop: setup ## the course as a classroom: every notebook and lab as 6 learners at once (local)
+	@$(RUN_TESTS) --no-offline --backends=workshop
+
 test-kind: setup ## the same on a kind cluster (starts the test-only Docker engine where none runs)
 	@$(RUN_TESTS) --no-offline --backends=kind
+
+# Workshop mode (README, "Running a workshop"): LEARNERS, DURATION and WORKSHOP pick the class.
+LEARNERS ?= 6
+DURATION ?= 4h
+WORKSHOP ?= ws1
+WORKSHOP_CMD = $(PY) -m helpers.workshop --name $(WORKSHOP)
+
+workshop-preflight: setup ## can this cluster host LEARNERS learners?
+	@$(WORKSHOP_CMD) preflight --learners $(LEARNERS)
+
+workshop-up: setup ## set up LEARNERS learners for DURATION and write their kubeconfigs
+	@$(WORKSHOP_CMD) up --learners $(LEARNERS) --duration $(DURATION)
+
+workshop-status: setup ## one line per learner: token, namespaces, Pods
+	@$(WORKSHOP_CMD) status
+
+workshop-board: setup ## the live progress board (Ctrl-C stops it; also writes workshop-board.html)
+	@$(WORKSHOP_CMD) board --watch 10 --html workshop-board.html
+
+workshop-down: setup ## remove the workshop; proves every handed-out kubeconfig gets 401
+	@$(WORKSHOP_CMD) down
 
 bench: setup ## time fresh starts of the local and kind clusters (and memory), side by side
 	@$(PY) -m helpers.cluster.bench

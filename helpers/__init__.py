@@ -9,6 +9,7 @@ lesson lives in this package and is unit-tested. The names a notebook uses:
   :func:`verify_offline`
 - reviews: :func:`review_token`, :func:`reviews_table`, :func:`whoami`, :func:`can_i`
 - pods: :func:`busybox_pod`, :func:`run_pod`, :func:`exec_in_pod`, :func:`read_pod_token`
+- names: :func:`ns`, :func:`cluster_scoped`, :func:`manifest` (under a workshop's prefix)
 - errors: :class:`Unauthenticated` (401), :class:`Forbidden` (403), :class:`NotFound`,
   :func:`expect_forbidden`, :func:`expect_unauthenticated`
 """
@@ -29,6 +30,7 @@ from .errors import (
     expect_unauthenticated,
     translate_api_errors,
 )
+from .names import cluster_scoped, manifest, ns
 from .pods import (
     TOKEN_DIR,
     ExecResult,
@@ -76,6 +78,7 @@ __all__ = [
     "busybox_pod",
     "can_i",
     "claims_table",
+    "cluster_scoped",
     "connect",
     "create_legacy_token",
     "create_service_account",
@@ -91,7 +94,9 @@ __all__ = [
     "flatten_claims",
     "kid_of_public_key",
     "lifetimes",
+    "manifest",
     "mask",
+    "ns",
     "read_pod_file",
     "read_pod_token",
     "review_row",

@@ -44,9 +44,12 @@ from typing import Any
 
 import pandas as pd
 from kubernetes import client
+from kubernetes.client.exceptions import ApiException
 
+from . import names
 from .accounts import LEGACY_SECRET_TYPE, SA_NAME_ANNOTATION
 from .legacy import LAST_USED_LABEL, is_auto_generated
+from .namespaces import PROTECTED_LABEL
 from .reviews import sa_groups, sa_username
 
 __all__ = [
@@ -502,22 +505,63 @@ class Snapshot:
     cluster_roles: list[client.V1ClusterRole] = field(default_factory=list)
     role_bindings: list[client.V1RoleBinding] = field(default_factory=list)
     cluster_role_bindings: list[client.V1ClusterRoleBinding] = field(default_factory=list)
+    #: False when the namespaced objects come from some namespaces only (a workshop learner).
+    whole_cluster: bool = True
 
 
-def read_cluster(api: client.ApiClient) -> Snapshot:
-    """Read every object the audit needs, from all namespaces (needs cluster-wide ``list``)."""
+def read_cluster(api: client.ApiClient, namespaces: Iterable[str] | None = None) -> Snapshot:
+    """Read every object the audit needs: from all namespaces, or from ``namespaces``.
+
+    With no ``namespaces``, an identity that may not list them cluster-wide (a workshop
+    learner) gets the course's namespaces under its prefix, and ``whole_cluster`` is False.
+    Cluster roles and their bindings are always read cluster-wide. A workshop's own
+    RoleBinding in each learner namespace (the one that lets *you* work there) is left
+    out: it is the classroom's scaffolding, not part of the lesson.
+    """
+    return _without_scaffolding(_read(api, namespaces))
+
+
+def _without_scaffolding(snap: Snapshot) -> Snapshot:
+    snap.role_bindings = [
+        b for b in snap.role_bindings if PROTECTED_LABEL not in (b.metadata.labels or {})
+    ]
+    return snap
+
+
+def _read(api: client.ApiClient, namespaces: Iterable[str] | None) -> Snapshot:
     core, rbac = client.CoreV1Api(api), client.RbacAuthorizationV1Api(api)
-    return Snapshot(
-        service_accounts=core.list_service_account_for_all_namespaces().items,
-        secrets=core.list_secret_for_all_namespaces(
-            field_selector=f"type={LEGACY_SECRET_TYPE}"
-        ).items,
-        pods=core.list_pod_for_all_namespaces().items,
-        roles=rbac.list_role_for_all_namespaces().items,
+    legacy = f"type={LEGACY_SECRET_TYPE}"
+    if namespaces is None:
+        try:
+            return Snapshot(
+                service_accounts=core.list_service_account_for_all_namespaces().items,
+                secrets=core.list_secret_for_all_namespaces(field_selector=legacy).items,
+                pods=core.list_pod_for_all_namespaces().items,
+                roles=rbac.list_role_for_all_namespaces().items,
+                cluster_roles=rbac.list_cluster_role().items,
+                role_bindings=rbac.list_role_binding_for_all_namespaces().items,
+                cluster_role_bindings=rbac.list_cluster_role_binding().items,
+            )
+        except ApiException as exc:
+            if exc.status != 403:
+                raise
+        namespaces = [names.ns(base) for base in names.NAMESPACES]
+    snap = Snapshot(
         cluster_roles=rbac.list_cluster_role().items,
-        role_bindings=rbac.list_role_binding_for_all_namespaces().items,
         cluster_role_bindings=rbac.list_cluster_role_binding().items,
+        whole_cluster=False,
     )
+    for ns in namespaces:
+        try:
+            snap.service_accounts += core.list_namespaced_service_account(ns).items
+            snap.secrets += core.list_namespaced_secret(ns, field_selector=legacy).items
+            snap.pods += core.list_namespaced_pod(ns).items
+            snap.roles += rbac.list_namespaced_role(ns).items
+            snap.role_bindings += rbac.list_namespaced_role_binding(ns).items
+        except ApiException as exc:
+            if exc.status != 403:  # a namespace you may not read is not yours to audit
+                raise
+    return snap
 
 
 def findings_table(findings: Iterable[Finding]) -> pd.DataFrame:

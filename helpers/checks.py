@@ -46,8 +46,10 @@ from typing import Any, ClassVar, Literal
 
 from kubernetes.client.exceptions import ApiException
 
+from . import progress
 from .bindings import delete_lab_cluster_bindings
 from .errors import CourseApiError, from_api_exception
+from .names import unprefixed
 
 __all__ = [
     "CORRECT",
@@ -280,6 +282,8 @@ class Question:
         result.message = _sentence(result.message)
         self.last = result
         RESULTS.append(result)
+        if self.lab is not None:  # in a workshop, for the instructor's board (never the answer)
+            progress.record(self.lab.course, type(self.lab).__module__, self.name, result.status)
         result.show()
         return result
 
@@ -346,8 +350,10 @@ class Lab:
     question_types: ClassVar[tuple[type[Question], ...]] = ()
 
     def __init__(self, course: Any, namespace: str) -> None:
-        if not namespace.startswith("lab-"):
-            raise ValueError(f"A lab's namespace must start with 'lab-', not {namespace!r}.")
+        if not unprefixed(namespace).startswith("lab-"):
+            raise ValueError(
+                f"A lab's namespace must start with 'lab-' (after your prefix), not {namespace!r}."
+            )
         self.course = course
         self.namespace = namespace
         self.questions: list[Question] = [

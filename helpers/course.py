@@ -25,6 +25,8 @@ from .cluster.controlplane import ControlPlane, control_plane
 from .cluster.errors import ClusterError
 from .errors import translate_api_errors
 from .facts import check_version
+from .names import prefix, shell_env
+from .namespaces import empty, is_workshop_namespace
 from .tokens import Token
 
 __all__ = ["Course", "connect"]
@@ -133,11 +135,16 @@ class Course:
         """Create namespace ``name`` from scratch (deleting an old one first).
 
         Returns once the namespace's ``default`` ServiceAccount exists: the
-        ServiceAccount controller creates it a moment *after* the namespace.
+        ServiceAccount controller creates it a moment *after* the namespace. A workshop's
+        namespace (:mod:`helpers.namespaces`) is emptied instead: it stays, with the
+        RoleBinding that lets you work in it.
         """
-        self.delete_namespace(name, wait=True, timeout=timeout)
-        with translate_api_errors():
-            self.core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
+        if not self._empty_if_workshop(name, timeout):
+            self.delete_namespace(name, wait=True, timeout=timeout)
+            with translate_api_errors():
+                self.core.create_namespace(
+                    client.V1Namespace(metadata=client.V1ObjectMeta(name=name))
+                )
         self._namespaces.append(name)
         deadline = time.monotonic() + timeout
         while True:
@@ -150,9 +157,14 @@ class Course:
             time.sleep(0.1)
 
     def delete_namespace(self, name: str, wait: bool = False, timeout: float = 90) -> None:
-        """Delete namespace ``name`` (if it exists); optionally wait until it is gone."""
+        """Delete namespace ``name`` (if it exists); optionally wait until it is gone.
+
+        A workshop's namespace is emptied instead (and this waits for its Pods to go).
+        """
         if name in self._namespaces:
             self._namespaces.remove(name)
+        if self._empty_if_workshop(name, timeout):
+            return
         try:
             self.core.delete_namespace(name)
         except ApiException as exc:
@@ -170,6 +182,22 @@ class Course:
                 raise
             time.sleep(0.2)
         raise ClusterError(f"Namespace {name} was still terminating after {timeout:.0f}s.")
+
+    def _empty_if_workshop(self, name: str, timeout: float) -> bool:
+        """Empty ``name`` if it is a workshop's namespace; False if it is not one (or absent)."""
+        if not prefix():
+            return False  # only a prefixed run can be in a workshop
+        try:
+            found = self.core.read_namespace(name)
+        except ApiException as exc:
+            if exc.status == 404:
+                return False
+            raise
+        if not is_workshop_namespace(found):
+            return False
+        with translate_api_errors():
+            empty(self.api, name, timeout=timeout)
+        return True
 
     def reconnect(self) -> None:
         """Reload the kubeconfig (after the cluster was restarted with fresh keys)."""
@@ -222,7 +250,8 @@ def connect(start: bool = True) -> Course:
     Then check that the cluster is new enough (:data:`helpers.facts.MIN_KUBERNETES`) and,
     on an existing cluster (the kubeconfig backend), that this identity holds everything
     the course needs — each failure is one sentence, before any notebook fails halfway.
-    Sets ``KUBECONFIG`` for this process, so ``%%bash`` kubectl cells use the same cluster.
+    Sets ``KUBECONFIG`` for this process, so ``%%bash`` kubectl cells use the same cluster,
+    and the course's names (:func:`helpers.names.shell_env`: ``$MANIFESTS``, ``$CONTROLLER_NS`` …).
     """
     recorded = cluster.current()
     if recorded is None:
@@ -255,6 +284,7 @@ def connect(start: bool = True) -> Course:
                 "run `make cluster-status` to see which component is down."
             )
     os.environ["KUBECONFIG"] = str(kubeconfig)
+    os.environ.update(shell_env())  # $MANIFESTS, $CONTROLLER_NS … for %%bash cells
     _ensure_kubectl_on_path()
     with contextlib.suppress(Exception):
         api.user_agent = "sa-course/helpers"

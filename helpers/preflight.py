@@ -29,6 +29,7 @@ the course uses it, and is where it is checked.
 from __future__ import annotations
 
 import json
+import re
 import sys
 import textwrap
 from collections.abc import Iterable, Sequence
@@ -43,7 +44,9 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError
 
+from . import names as course_names
 from .cluster.errors import ClusterError
+from .names import NAMESPACES
 
 __all__ = [
     "ANY_NAMESPACE",
@@ -59,6 +62,7 @@ __all__ = [
     "covers",
     "explain",
     "load_manifest",
+    "localized",
     "missing_permissions",
     "needs_table",
     "parse_permission",
@@ -75,29 +79,8 @@ CLUSTER_ROLE = "sa-course-access"
 MANIFEST = Path(__file__).resolve().parent.parent / "manifests" / "00-course-access.yaml"
 RBAC = "rbac.authorization.k8s.io"
 
-#: Every namespace the course creates (and deletes), and who owns it.
-COURSE_NAMESPACES: dict[str, str] = {
-    "setup-ns": "notebook 00",
-    "controller-ns": "notebooks 01, 04, 05, 06, 07",
-    "controller-ns-demo": "notebook 01",
-    "legacy-ns": "notebook 02",
-    "bound-ns": "notebook 03",
-    "trust-ns": "notebook 08",
-    "lifetimes-ns": "notebook 09",
-    "legacy-lifecycle-ns": "notebook 10",
-    "audit-good": "notebook 11",
-    "audit-bad": "notebook 11",
-    "become-ns": "notebook 12",
-    "kubelet-ns": "notebook 13",
-    "audit-trail-ns": "notebook 14",
-    "rotation-ns": "notebook 15",
-    "lab-02-leak": "lab 02",
-    "lab-04-rbac": "lab 04",
-    "lab-07-diag": "lab 07",
-    "lab-08-ext": "lab 08",
-    "lab-11-lock": "lab 11",
-    "lab-12-become": "lab 12",
-}
+#: Every namespace the course creates (and deletes), and who owns it (see helpers.names).
+COURSE_NAMESPACES = NAMESPACES
 
 
 @dataclass(frozen=True)
@@ -315,6 +298,10 @@ class _Spec:
         self.add(who, scope, perms, f"{role} grants it: you may only grant what you hold")
 
 
+#: kube-system's ConfigMap that says since when legacy tokens are tracked (notebooks 02, 10).
+TRACKING = "kube-apiserver-legacy-service-account-token-tracking"
+
+
 def _spec() -> _Raw:
     s = _Spec()
     everyone = "every notebook and lab"
@@ -333,7 +320,7 @@ def _spec() -> _Raw:
     s.add(nb, "kube-system", "list serviceaccounts", "the controllers' ServiceAccounts")
     s.add(nb, CLUSTER, "create namespaces", "a namespace gets its `default` ServiceAccount")
     s.add(nb, CLUSTER, "get,delete namespaces", "…and is deleted again", demo)
-    s.add(nb, demo, "get,delete serviceaccounts", "delete `default`, see it come back")
+    s.add(nb, demo, "get,delete serviceaccounts", "delete `default`, see it come back", "default")
     s.apply(nb, ns, "serviceaccounts", "`kubectl apply -f 01-controller-sa.yaml`")
     s.add(nb, ns, "get,list serviceaccounts", "`kubectl get serviceaccounts`")
     s.add(nb, CLUSTER, "create selfsubjectreviews.authn", "`kubectl auth whoami`, whoami()")
@@ -348,7 +335,7 @@ def _spec() -> _Raw:
     s.wait(nb, ns, "secrets", "`kubectl wait --for=jsonpath='{.data.token}'`")
     s.add(nb, ns, "create secrets", "create_legacy_token() of the article's Secret")
     s.add(nb, ns, "get configmaps", "the namespace's CA bundle, kube-root-ca.crt")
-    s.add(nb, "kube-system", "get configmaps", "the legacy-token tracking ConfigMap")
+    s.add(nb, "kube-system", "get configmaps", "the legacy-token tracking ConfigMap", TRACKING)
     s.add(nb, CLUSTER, "create tokenreviews.authn", "TokenReview")
     s.delete(nb, ns, "secrets", "`kubectl delete -f 02-legacy-token-secret.yaml`")
 
@@ -404,7 +391,7 @@ def _spec() -> _Raw:
     s.holds(nb, ns, "get,list,watch pods; get pods/log", "Role controller-role")
     s.wait(nb, ns, "pods", "`kubectl wait --for=condition=Ready`")
     s.exec(nb, ns, "`kubectl exec`, exec_in_pod(): env, getent, curl, kubectl")
-    s.add(nb, "default", "get services", "the `kubernetes` Service")
+    s.add(nb, "default", "get services", "the `kubernetes` Service", "kubernetes")
     s.add(nb, "default", "list endpointslices.discovery", "the `kubernetes` Service's endpoints")
     s.add(nb, ns, "get pods/log", "`kubectl logs controller`, what the controller logged")
     s.add(nb, ns, "get pods; create serviceaccounts/token", "read_pod_token(), create_token()")
@@ -475,7 +462,7 @@ def _spec() -> _Raw:
 
     nb, ns = "notebook 10", "legacy-lifecycle-ns"
     s.fresh(nb, ns)
-    s.add(nb, "kube-system", "get configmaps", "the legacy-token tracking ConfigMap")
+    s.add(nb, "kube-system", "get configmaps", "the legacy-token tracking ConfigMap", TRACKING)
     s.add(nb, ns, "create,get,patch serviceaccounts", "ServiceAccount old-app and its `.secrets`")
     s.add(nb, ns, "create,get,list,patch,delete secrets", "legacy tokens: label, list, delete")
     s.add(nb, CLUSTER, "get /metrics", "the API server's legacy-token counters")
@@ -937,12 +924,61 @@ def explain(identity: str, missing: Sequence[Need]) -> str:
     )
 
 
+def localized(needs: Iterable[Need] = NEEDS, prefix: str | None = None) -> tuple[Need, ...]:
+    """The needs under a prefix (:mod:`helpers.names`): in ``ws1-07-controller-ns``, and so on.
+
+    A need's namespace, a namespace it names and a cluster-scoped course object it names
+    take the prefix; other names (``edit``, ``controller-role``) stay as they are.
+
+    >>> need = Need("delete", "namespaces", scope=CLUSTER, name="legacy-ns", why="legacy-ns")
+    >>> moved = localized([need], prefix="ws1")[0]
+    >>> moved.name, moved.why
+    ('ws1-legacy-ns', 'ws1-legacy-ns')
+    >>> localized([Need("get", "pods", scope="legacy-ns")], prefix="")[0].scope
+    'legacy-ns'
+    """
+    p = course_names.prefix() if prefix is None else prefix
+    if not p:
+        return tuple(needs)
+    own = course_names.course_names(p)
+    out: list[Need] = []
+    for n in needs:
+        moved = replace(
+            n,
+            scope=own.get(n.scope, n.scope) if n.scope in NAMESPACES else n.scope,
+            name=own.get(n.name, n.name),
+            why=course_names.localize(n.why, p),
+        )
+        if n.scope != ANY_NAMESPACE:
+            out.append(moved)
+            continue
+        # under a prefix "every namespace" is yours: what its notebooks read (a learner
+        # of a workshop may not list the whole cluster; the audit then reads these)
+        out += [replace(moved, scope=own[ns]) for ns in _owned_by(n.users)]
+    return tuple(out)
+
+
+def _owned_by(users: Sequence[str]) -> list[str]:
+    """The course namespaces of the notebooks and labs in ``users``.
+
+    >>> _owned_by(["notebook 11"])
+    ['audit-good', 'audit-bad']
+    """
+    wanted = {(u.split()[0].rstrip("s"), n) for u in users for n in re.findall(r"\d\d", u)}
+    return [
+        ns
+        for ns, owner in NAMESPACES.items()
+        if {(owner.split()[0].rstrip("s"), n) for n in re.findall(r"\d\d", owner)} & wanted
+    ]
+
+
 def check_permissions(api: client.ApiClient) -> None:
     """Raise a one-sentence :class:`ClusterError` unless the caller of ``api`` has every need.
 
-    For ``connect()`` on the kubeconfig backend: it takes well under a second.
+    The needs are those of this process's names (:func:`localized`). For ``connect()`` on
+    the kubeconfig backend: it takes well under a second.
     """
-    missing = missing_permissions(api)
+    missing = missing_permissions(api, localized())
     if missing:
         raise ClusterError(explain(_identity(api), missing))
 
@@ -1199,6 +1235,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if args == ["--manifest"]:
         sys.stdout.write(course_access_yaml())
+        return 0
+    if len(args) == 2 and args[0] == "--manifest":  # --manifest PREFIX: a learner's names
+        text = course_access_yaml()
+        sys.stdout.write(course_names.localize(text, course_names.valid_prefix(args[1])))
         return 0
     from kubernetes import config
 

@@ -5,14 +5,31 @@ A missing cluster is a red test with one sentence on what to do, never a skip.
 
 from __future__ import annotations
 
+import os
 import re
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from helpers.cluster.errors import ClusterError
 from helpers.course import Course, connect
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """In tests/run.py's workshop run each pytest-xdist worker is one learner.
+
+    ``WORKSHOP_KUBECONFIGS`` names the directory of the learners' kubeconfigs; worker
+    ``gwN`` takes the N-th, and its notebooks' kernels inherit ``COURSE_KUBECONFIG``.
+    """
+    directory = os.environ.get("WORKSHOP_KUBECONFIGS")
+    worker = getattr(config, "workerinput", {}).get("workerid", "")
+    if directory and worker:
+        files = sorted(Path(directory).glob("*.kubeconfig"))
+        if not files:
+            raise pytest.UsageError(f"no learner kubeconfigs in {directory}")
+        os.environ["COURSE_KUBECONFIG"] = str(files[int(worker.removeprefix("gw")) % len(files)])
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -8,6 +8,10 @@ backend:
 - ``kubeconfig``: the same notebooks through the kubeconfig backend, pointed at the local
   cluster the way an instructor's existing cluster would be used (its control plane out
   of sight, an identity that holds exactly the course's ClusterRole);
+- ``workshop``: the course as a classroom on the local cluster: ``WORKSHOP_LEARNERS``
+  learners (6) set up by ``helpers.workshop``, and every notebook and lab (with the
+  solutions) run as those learners at once, one pytest-xdist worker per learner with its
+  own kubeconfig; then ``down``, which proves every kubeconfig gets 401;
 - ``kind``: a kind cluster. Where no Docker engine answers but this is a Debian machine we
   may set up (root, apt-get), ``.ci/docker-host/ensure`` installs and starts one first —
   the test-only accommodation of our CI machines, never part of ``make lab``.
@@ -49,7 +53,9 @@ LIFECYCLE = {
     "local": "tests/cluster/test_lifecycle.py",
     "kind": "tests/cluster/test_kind_lifecycle.py",
 }
-ALL_BACKENDS = ("local", "kubeconfig", "kind")
+ALL_BACKENDS = ("local", "kubeconfig", "workshop", "kind")
+#: Learners of the workshop run (tests/run.py), one pytest-xdist worker each.
+LEARNERS = int(os.environ.get("WORKSHOP_LEARNERS", "6"))
 DOCKER_HOST = ROOT / ".ci" / "docker-host" / "ensure"
 
 
@@ -190,6 +196,48 @@ def kubeconfig_run(run: Run) -> bool:
     return run_on(run, "kubeconfig", env)
 
 
+def workshop_run(run: Run) -> bool:
+    """Every notebook and lab as N learners of one workshop, concurrently, on the local cluster."""
+    from helpers.course import connect
+    from helpers.workshop import Workshop
+
+    started = time.monotonic()
+    say(f"workshop: {LEARNERS} learners, every notebook and lab as a learner, at once")
+    os.environ["COURSE_BACKEND"] = "local"
+    try:
+        ws = Workshop(connect(start=False), "ci")
+        if ws.existing():
+            ws.down()
+        ws.up(LEARNERS, 2 * 3600)
+    except Exception as exc:  # one line: what failed
+        os.environ.pop("COURSE_BACKEND", None)
+        return run.record("workshop", "FAILED", started, f"workshop up failed: {exc}")
+    os.environ.pop("COURSE_BACKEND", None)
+    env = env_for("kubeconfig", WORKSHOP_KUBECONFIGS=str(ws.dir))
+    xdist = ["-n", str(LEARNERS), "--dist", "loadfile", "-m", "not local_only"]
+    rc = pytest(AS_COURSE_USER, env, [*xdist, *run.pytest_args])
+    board_ok = check_board(ws)
+    try:
+        proof = ws.down()
+        print(proof.to_string(index=False))
+    except Exception as exc:
+        return run.record("workshop", "FAILED", started, f"workshop down: {exc}")
+    ok = rc == 0 and board_ok
+    return run.record("workshop", "passed" if ok else "FAILED", started, f"pytest exit {rc}")
+
+
+def check_board(ws) -> bool:
+    """The board shows what the checks recorded: every lab question solved by some learner."""
+    from helpers.workshop.board import board, questions
+
+    table = board(ws)
+    print(table.to_string())
+    unsolved = [q for q in questions() if not (table[q] == "✓").any()]
+    if unsolved:
+        print(f"error: the board shows no learner solving {', '.join(unsolved)}")
+    return not unsolved
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     wanted = os.environ.get("COURSE_TEST_BACKENDS", ",".join(ALL_BACKENDS))
@@ -211,9 +259,10 @@ def main(argv: list[str] | None = None) -> int:
         run.record("no cluster", "passed" if rc == 0 else "FAILED", started, f"pytest exit {rc}")
 
     local_why = why_not_local()
-    if "local" in backends or "kubeconfig" in backends:
+    on_local = ("local", "kubeconfig", "workshop")
+    if any(b in backends for b in on_local):
         if local_why:
-            for name in ("local", "kubeconfig"):
+            for name in on_local:
                 if name in backends:
                     run.record(name, "not run", time.monotonic(), local_why)
         else:
@@ -224,6 +273,8 @@ def main(argv: list[str] | None = None) -> int:
                     ok &= run_on(run, "local", env_for("local"))
                 if "kubeconfig" in backends:
                     ok &= kubeconfig_run(run)
+                if "workshop" in backends:
+                    ok &= workshop_run(run)
                 return ok
 
             with_cluster(run, "local", local_and_kubeconfig)

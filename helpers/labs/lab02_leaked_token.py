@@ -15,6 +15,7 @@ from ..accounts import legacy_token_secret
 from ..checks import Lab, NotAttempted, NotYet, Question
 from ..course import Course
 from ..legacy import LAST_USED_LABEL
+from ..names import ns
 from ..reviews import review_token, sa_username, whoami
 from ..tokens import Token
 from .common import (
@@ -32,7 +33,7 @@ from .common import (
 
 __all__ = ["NAMESPACE", "LeakedTokenLab", "start"]
 
-NAMESPACE = "lab-02-leak"
+NAMESPACE = ns("lab-02-leak")
 
 LEAKED_SECRET_NAME = "ci-runner-deploy"
 LEAKED_ACCOUNT = "ci-runner"

@@ -17,6 +17,7 @@ from kubernetes import client
 
 from ..checks import Lab, NotAttempted, NotYet, Question
 from ..course import Course
+from ..names import ns
 from ..pods import busybox_pod, wait_for_pod
 from .common import (
     Request,
@@ -36,7 +37,7 @@ from .common import (
 
 __all__ = ["NAMESPACE", "LeastPrivilegeLab", "start"]
 
-NAMESPACE = "lab-04-rbac"
+NAMESPACE = ns("lab-04-rbac")
 ACCOUNT = "log-reader"
 ROLE = "log-reader"
 OTHER_NAMESPACE = "kube-system"  # only asked about (SubjectAccessReview), never touched

@@ -22,6 +22,7 @@ from ..checks import Lab, NotAttempted, NotYet, Question
 from ..cluster.config import TOOLS_IMAGE
 from ..cluster.errors import ClusterError
 from ..course import Course
+from ..names import ns
 from ..pods import TOKEN_DIR, read_pod_token
 from ..reviews import review_token, sa_username
 from ..tokens import Token
@@ -38,7 +39,7 @@ from .common import (
 
 __all__ = ["NAMESPACE", "DiagnoseLab", "start"]
 
-NAMESPACE = "lab-07-diag"
+NAMESPACE = ns("lab-07-diag")
 WRONG_AUDIENCE = "https://reports.example.com"
 ROLE = "configmap-reader"
 SYNCER_BINDING = "syncer-configmaps"
@@ -147,7 +148,7 @@ class Diagnose(Question):
     variables = ("REPORTER_STATUS", "SYNCER_STATUS")
     hints = (
         "Each workload logs every request it makes, with the status it got: "
-        "`kubectl -n lab-07-diag logs reporter`. To see it for yourself, do what each "
+        f"`kubectl -n {NAMESPACE} logs reporter`. To see it for yourself, do what each "
         "workload does: read the token from its Pod (`read_pod_token`) and list the "
         "ConfigMaps of the namespace with a client that uses only that token "
         "(`course.client_for_token`). The error's `.status` is the HTTP status.",
@@ -282,8 +283,8 @@ class FixToken(Question):
 class FixBinding(Question):
     title = "fix syncer (the 403)"
     hints = (
-        "`kubectl auth can-i list configmaps -n lab-07-diag "
-        "--as=system:serviceaccount:lab-07-diag:syncer` agrees with the 403. Which bindings "
+        f"`kubectl auth can-i list configmaps -n {NAMESPACE} "
+        f"--as=system:serviceaccount:{NAMESPACE}:syncer` agrees with the 403. Which bindings "
         "mention syncer, and exactly which account do they name?",
         "A ServiceAccount subject is namespace *and* name. Grant what syncer needs and no more: "
         "no ClusterRole `edit` or `cluster-admin`, no groups.",

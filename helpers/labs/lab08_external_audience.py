@@ -21,6 +21,7 @@ from kubernetes.client import rest
 from ..accounts import create_token
 from ..checks import Lab, NotAttempted, NotYet, Question, is_placeholder, one_sentence
 from ..course import Course
+from ..names import ns
 from ..pods import busybox_pod
 from ..reviews import review_token, sa_username
 from ..tokens import Token
@@ -28,7 +29,7 @@ from .common import apply, as_token, wait_for_pods
 
 __all__ = ["AUDIENCE", "NAMESPACE", "ExternalAudienceLab", "start"]
 
-NAMESPACE = "lab-08-ext"
+NAMESPACE = ns("lab-08-ext")
 ACCOUNT = "exporter"
 AUDIENCE = "https://metrics.example.com"
 MAX_SECONDS = 600  # ten minutes, the shortest lifetime the TokenRequest API issues

@@ -23,6 +23,7 @@ from ..accounts import legacy_token_secret
 from ..checks import Lab, NotAttempted, NotYet, Question
 from ..cluster.errors import ClusterError
 from ..course import Course
+from ..names import ns
 from ..pods import TOKEN_DIR, busybox_pod, read_pod_token
 from ..reviews import review_token, sa_username
 from ..tokens import Token
@@ -44,7 +45,7 @@ from .common import (
 
 __all__ = ["NAMESPACE", "LockDownLab", "start"]
 
-NAMESPACE = "lab-11-lock"
+NAMESPACE = ns("lab-11-lock")
 QUIET_APPS = ("web", "batch")  # never call the API
 LEGACY = {"operator-token": "operator", "ci-token": "ci"}
 RBAC = "rbac.authorization.k8s.io"
@@ -86,7 +87,7 @@ def _manifests() -> list[dict[str, Any]]:
             "stringData": data,
         }
         for name, data in (
-            ("operator-config", {"resync": "5m", "watch-namespace": "lab-11-lock"}),
+            ("operator-config", {"resync": "5m", "watch-namespace": NAMESPACE}),
             ("web-settings", {"greeting": "hello"}),
         )
     ]

@@ -20,12 +20,13 @@ from ..become import may
 from ..checks import Lab, NotAttempted, NotYet, Question
 from ..course import Course
 from ..legacy import wait_for_legacy_token
+from ..names import ns
 from ..reviews import sa_username
 from .common import apply, name_set, plural, set_mismatch, token_of
 
 __all__ = ["NAMESPACE", "WhoCanBecomeLab", "start"]
 
-NAMESPACE = "lab-12-become"
+NAMESPACE = ns("lab-12-become")
 TARGET = "payments"
 ACCOUNTS = ("payments", "ci-runner", "support", "ops", "ops-bot", "viewer", "auditor")
 RBAC = "rbac.authorization.k8s.io"

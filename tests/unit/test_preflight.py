@@ -121,11 +121,9 @@ def test_every_course_namespace_is_used_and_every_used_one_is_listed() -> None:
     for path in [*ROOT.glob("notebooks/*.ipynb"), *ROOT.glob("labs/*.ipynb")]:
         cells = json.loads(path.read_text())["cells"]
         code = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
-        found |= set(re.findall(r"\b(?:NS|DEMO|GOOD|BAD)\s*=\s*\"([a-z0-9-]+)\"", code))
-        for group in re.findall(r"\bNS,\s*\w+\s*=\s*\"([a-z0-9-]+)\"", code):
-            found.add(group)
+        found |= set(re.findall(r'\bns\("([a-z0-9-]+)"\)', code))
     for path in (ROOT / "helpers" / "labs").glob("lab*.py"):
-        found |= set(re.findall(r'^NAMESPACE = "([a-z0-9-]+)"', path.read_text(), re.M))
+        found |= set(re.findall(r'^NAMESPACE = ns\("([a-z0-9-]+)"\)', path.read_text(), re.M))
     assert found, "the scan found no namespace at all"
     assert found <= set(COURSE_NAMESPACES), (
         f"add to COURSE_NAMESPACES: {found - set(COURSE_NAMESPACES)}"

@@ -1,0 +1,121 @@
+"""``python -m helpers.workshop`` — the instructor's commands (run as the cluster's admin)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+from collections.abc import Sequence
+
+from ..cluster.errors import ClusterError
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def duration(text: str) -> int:
+    """``"4h"``, ``"90m"``, ``"1h30m"``, ``"3600s"`` or ``"3600"`` → seconds.
+
+    >>> duration("4h"), duration("1h30m"), duration("600")
+    (14400, 5400, 600)
+    """
+    if text.isdigit():
+        return int(text)
+    parts = re.findall(r"(\d+)([smhd])", text)
+    if not parts or "".join(n + u for n, u in parts) != text:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration such as 4h, 90m or 1h30m")
+    return sum(int(n) * _UNITS[u] for n, u in parts)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m helpers.workshop", description=__doc__)
+    p.add_argument(
+        "--name",
+        default=os.environ.get("COURSE_WORKSHOP", "ws1"),
+        help="the workshop's name, the first part of every prefix (default ws1)",
+    )
+    sub = p.add_subparsers(dest="command", required=True)
+    up = sub.add_parser("up", help="create the learners and write their kubeconfigs")
+    up.add_argument("--learners", type=int, required=True)
+    up.add_argument("--duration", type=duration, default=duration("4h"))
+    up.add_argument("--pods", type=int, default=15, help="Pods per learner namespace (quota)")
+    sub.add_parser("status", help="one line per learner")
+    reset = sub.add_parser("reset", help="empty a learner's namespaces and hand out a new token")
+    reset.add_argument("learner", help="the learner's prefix, e.g. ws1-07")
+    reset.add_argument("--duration", type=duration, default=duration("4h"))
+    ext = sub.add_parser("extend", help="new tokens for everyone, valid --duration from now")
+    ext.add_argument("--duration", type=duration, required=True)
+    cut = sub.add_parser("cut-off", help="revoke one learner's token at once")
+    cut.add_argument("learner")
+    sub.add_parser("down", help="remove the workshop; prove every kubeconfig now gets 401")
+    board = sub.add_parser("board", help="learners × lab questions, from what the checks recorded")
+    board.add_argument("--watch", type=float, metavar="SECONDS", help="refresh until Ctrl-C")
+    board.add_argument("--html", help="also write a self-refreshing page to project")
+    pre = sub.add_parser("preflight", help="can this cluster host the workshop? (or a learner)")
+    pre.add_argument("--learners", type=int, default=6)
+    pre.add_argument("--learner-kubeconfig", help="check a learner's kubeconfig instead")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return _run(args)
+    except ClusterError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+def _run(args: argparse.Namespace) -> int:
+    from .. import connect
+    from . import preflight
+    from .classroom import Workshop
+
+    if args.command == "preflight" and args.learner_kubeconfig:
+        return preflight.print_lines(preflight.learner(args.learner_kubeconfig))
+    admin = connect(start=args.command in ("up", "preflight"))
+    ws = Workshop(admin, args.name)
+    if args.command == "preflight":
+        return preflight.print_lines(preflight.instructor(admin, args.learners))
+    if args.command == "up":
+        learners = ws.up(args.learners, args.duration, pods=args.pods)
+        print(f"\nhand out these {len(learners)} kubeconfigs (one per learner; they hold a token):")
+        for learner in learners:
+            print(f"  {learner.prefix}: {learner.kubeconfig}  (until {learner.expires:%H:%M} UTC)")
+        print("a learner runs: COURSE_BACKEND=kubeconfig COURSE_KUBECONFIG=<file> make lab")
+    elif args.command == "status":
+        table = ws.status()
+        print(table.to_string(index=False) if not table.empty else "no learners")
+    elif args.command == "reset":
+        learner = ws.reset(args.learner, args.duration)
+        print(
+            f"{learner.prefix}: new kubeconfig {learner.kubeconfig} "
+            f"(until {learner.expires:%H:%M} UTC); the old one no longer works"
+        )
+    elif args.command == "extend":
+        for learner in ws.extend(args.duration):
+            print(f"  {learner.prefix}: until {learner.expires:%Y-%m-%d %H:%M} UTC")
+        print("learners pick the new token up at their next connect() (re-run the first cell)")
+    elif args.command == "cut-off":
+        ws.cut_off(args.learner)
+        print(f"{args.learner}: anchor deleted; their token gets 401 within seconds")
+    elif args.command == "board":
+        from pathlib import Path
+
+        from . import board
+
+        page = Path(args.html) if args.html else None
+        if args.watch:
+            board.watch(ws, args.watch, page)
+        else:
+            table = board.board(ws)
+            print(table.to_string() if not table.empty else "no learners")
+            if page:
+                page.write_text(board.to_html(table, f"workshop {ws.name}"))
+    elif args.command == "down":
+        print(ws.down().to_string(index=False))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

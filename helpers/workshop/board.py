@@ -1,0 +1,117 @@
+"""The instructor's live progress board: learners × lab questions, from what checks recorded.
+
+Every lab check of a learner writes its outcome to the learner's ``sa-course-progress``
+ConfigMap (:mod:`helpers.progress`); the board reads them all, as the cluster's admin.
+
+    >>> cell({"status": "Correct", "attempts": 2}), cell({"status": "Not yet", "attempts": 3})
+    ('✓', '✗3')
+    >>> cell(None)
+    '·'
+"""
+
+from __future__ import annotations
+
+import html
+import importlib
+import inspect
+import json
+import pkgutil
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from kubernetes.client.exceptions import ApiException
+
+from .. import labs, progress
+from ..checks import Lab
+from . import kubeconfigs
+from .classroom import Workshop
+
+__all__ = ["IDLE_MINUTES", "STUCK_ATTEMPTS", "board", "cell", "questions", "to_html"]
+
+#: A question tried this often without success, or this long without any check: stuck?
+STUCK_ATTEMPTS = 3
+IDLE_MINUTES = 20
+
+
+def questions() -> list[str]:
+    """Every lab question's key (``lab04.q2``), in lab order."""
+    keys = []
+    for info in sorted(pkgutil.iter_modules(labs.__path__), key=lambda m: m.name):
+        if not info.name.startswith("lab"):
+            continue
+        module = importlib.import_module(f"{labs.__name__}.{info.name}")
+        for _, cls in inspect.getmembers(module, inspect.isclass):
+            if issubclass(cls, Lab) and cls is not Lab and cls.__module__ == module.__name__:
+                n = len(cls.question_types)
+                keys += [progress.key(module.__name__, f"q{i}") for i in range(1, n + 1)]
+    return keys
+
+
+def cell(entry: dict[str, Any] | None) -> str:
+    """One question of one learner: ✓ correct, ✗N not yet after N attempts, · nothing yet."""
+    if not entry:
+        return "·"
+    if entry.get("status") == "Correct":
+        return "✓"
+    return f"✗{entry.get('attempts', 1)}"
+
+
+def board(ws: Workshop, now: datetime | None = None) -> pd.DataFrame:
+    """Learners × questions, with each learner's token expiry, last activity and a stuck flag."""
+    now = now or datetime.now(UTC)
+    keys = questions()
+    expiry = {f.prefix: f.expires for f in kubeconfigs.read(ws.dir)}
+    rows = []
+    for prefix in ws.existing():
+        try:
+            cm = ws.admin.core.read_namespaced_config_map(progress.CONFIGMAP, progress.home(prefix))
+            data = {k: json.loads(v) for k, v in (cm.data or {}).items()}
+        except ApiException as exc:
+            if exc.status != 404:
+                raise
+            data = {}
+        times = [datetime.fromisoformat(e["at"]) for e in data.values() if "at" in e]
+        last = max(times) if times else None
+        stuck = [
+            k
+            for k, e in data.items()
+            if e.get("status") != "Correct" and e.get("attempts", 0) >= STUCK_ATTEMPTS
+        ]
+        done = sum(1 for e in data.values() if e.get("status") == "Correct")
+        idle = last is not None and (now - last).total_seconds() > IDLE_MINUTES * 60
+        row: dict[str, Any] = {"learner": prefix}
+        row.update({k: cell(data.get(k)) for k in keys})
+        row["done"] = f"{done}/{len(keys)}"
+        row["last check"] = f"{last:%H:%M}" if last else "—"
+        row["token until"] = f"{expiry[prefix]:%H:%M}" if prefix in expiry else "—"
+        row["stuck?"] = ", ".join(stuck) or ("idle" if idle and done < len(keys) else "")
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("learner") if rows else pd.DataFrame()
+
+
+def to_html(table: pd.DataFrame, title: str, refresh_seconds: int = 10) -> str:
+    """A page for the projector that reloads itself."""
+    return (
+        "<!doctype html><html><head><meta charset='utf-8'>"
+        f"<meta http-equiv='refresh' content='{refresh_seconds}'>"
+        f"<title>{html.escape(title)}</title><style>body{{font-family:sans-serif}}"
+        "td,th{padding:2px 6px;text-align:center}</style></head><body>"
+        f"<h1>{html.escape(title)}</h1><p>updated {datetime.now(UTC):%H:%M:%S} UTC</p>"
+        f"{table.to_html(escape=True)}</body></html>"
+    )
+
+
+def watch(ws: Workshop, every: float, html_file: Path | None = None) -> None:
+    """Print (and write) the board every ``every`` seconds until interrupted."""
+    try:
+        while True:
+            table = board(ws)
+            print("\033[2J\033[H" + (table.to_string() if not table.empty else "no learners"))
+            if html_file:
+                html_file.write_text(to_html(table, f"workshop {ws.name}"))
+            time.sleep(every)
+    except KeyboardInterrupt:
+        pass
