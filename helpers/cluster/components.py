@@ -55,12 +55,13 @@ def apiserver_args(bin_dir: Path, layout: Layout, ports: Ports) -> list[str]:
     """kube-apiserver, with the ServiceAccount flags the course teaches.
 
     It listens on the node's bridge address and advertises it as the endpoint of the
-    ``kubernetes`` Service, which may not be a loopback address.
+    ``kubernetes`` Service, which may not be a loopback address. With a LAN address
+    (:func:`config.lan_address`, a workshop on one machine) it listens on every address.
     """
     pki = layout.pki
     return [
         str(bin_dir / "kube-apiserver"),
-        f"--bind-address={config.NODE_IP}",
+        f"--bind-address={'0.0.0.0' if config.lan_address() else config.NODE_IP}",
         f"--advertise-address={config.NODE_IP}",
         f"--secure-port={ports.apiserver}",
         f"--etcd-servers=http://127.0.0.1:{ports.etcd_client}",

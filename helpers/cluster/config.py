@@ -7,9 +7,13 @@ directory (``COURSE_STATE_DIR``, default ``/var/lib/sa-course``), removed by ``d
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import socket
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from .errors import ClusterError
 
 #: Kubernetes version of every backend: the local build, the kind node image and the docs.
 KUBERNETES_VERSION = "1.36.1"
@@ -54,6 +58,44 @@ CLUSTER_DOMAIN = "cluster.local"
 KUBE_PROXY_TABLE = "kube-proxy"
 #: cgroup parent of everything the kubelet and containerd create (removed by ``down()``).
 CGROUP_ROOT = "/sa-course"
+
+
+#: Set it to an address of this machine to let a classroom reach the local API server there.
+LAN_ENV = "COURSE_LAN_ADDRESS"
+
+
+def lan_address() -> str:
+    """``COURSE_LAN_ADDRESS`` checked: an address of this machine, not loopback ('' if unset).
+
+    Only for a workshop on one machine: the API server then listens on every address of
+    this machine (kube-apiserver has one ``--bind-address``), and its certificate names
+    this one, so attendees' kubeconfigs can point at it.
+    """
+    value = os.environ.get(LAN_ENV, "").strip()
+    if not value:
+        return ""
+    try:
+        ip = ipaddress.ip_address(value)
+    except ValueError:
+        raise ClusterError(
+            f"{LAN_ENV}={value!r} is not an IP address: give this machine's address on the "
+            "classroom network (e.g. 192.168.1.20; `ip -brief address` lists them)."
+        ) from None
+    if ip.is_loopback or ip.is_unspecified:
+        raise ClusterError(
+            f"{LAN_ENV}={value} is not reachable from other machines: give this machine's "
+            "address on the classroom network (`ip -brief address` lists them)."
+        )
+    family = socket.AF_INET6 if ip.version == 6 else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((value, 0))
+        except OSError:
+            raise ClusterError(
+                f"{LAN_ENV}={value} is not an address of this machine: pick one that "
+                "`ip -brief address` lists."
+            ) from None
+    return str(ip)
 
 
 def _env_path(name: str, default: Path) -> Path:

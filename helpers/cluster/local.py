@@ -105,6 +105,19 @@ class LocalCluster:
             return config.Ports.from_env()
 
     @property
+    def lan_address(self) -> str:
+        """The LAN address the running cluster also serves its API on ('' for none)."""
+        return self._recorded().get("lan_address") or ""
+
+    def lan_url(self) -> str:
+        """``https://<LAN address>:<port>`` of the running cluster's API server, or ''."""
+        lan = self.lan_address
+        if not lan:
+            return ""
+        host_part = f"[{lan}]" if ":" in lan else lan
+        return f"https://{host_part}:{self.ports.apiserver}"
+
+    @property
     def kube_proxy_mode(self) -> str | None:
         """nftables or iptables, as ``up()`` chose for the running cluster (None: no cluster)."""
         return self._recorded().get("kube_proxy_mode")
@@ -131,6 +144,12 @@ class LocalCluster:
         """Start the cluster, or reuse it if it is already healthy; return the kubeconfig."""
         p = self.progress
         current = self.status()
+        if current.healthy and self.lan_address != config.lan_address():
+            raise ClusterError(
+                f"The running local cluster listens on {self.lan_address or 'no LAN address'}, "
+                f"not on what {config.LAN_ENV} asks for: run `make cluster-down`, then start it "
+                "again."
+            )
         if current.healthy:
             p.say(
                 f"the local cluster is already running (state in {self.layout.state}): reusing it"
@@ -191,7 +210,14 @@ class LocalCluster:
             d.mkdir(parents=True, exist_ok=True)
         os.chmod(lay.state, 0o711)
         os.chmod(lay.etcd_data, 0o700)
-        pki.generate(lay.pki)
+        lan = config.lan_address()
+        pki.generate(lay.pki, extra_sans=(lan,) if lan else ())
+        if lan:
+            self.progress.say(
+                f"warning: {config.LAN_ENV}={lan}: the API server listens on every address of "
+                f"this machine, {lan} included; anyone on that network can reach it (and "
+                "needs a valid credential). `make cluster-down` ends it."
+            )
         server = components.api_server_url(ports)
         pki.write_kubeconfig(lay.admin_kubeconfig, lay.pki, "admin", server)
         for stem in ("controller-manager", "scheduler", "kubelet", "kube-proxy", "coredns"):
@@ -215,6 +241,7 @@ class LocalCluster:
                     "kubernetes": config.KUBERNETES_VERSION,
                     "ports": ports.__dict__,
                     "kube_proxy_mode": proxy_mode,
+                    "lan_address": lan,
                     # iptables-nft makes tables on first use; down() removes the new empty ones
                     "nft_tables_before": host.nft_table_names(),
                     # the kubelet changes these when it starts; down() puts them back

@@ -11,6 +11,7 @@ import base64
 import datetime as dt
 import ipaddress
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -203,15 +204,18 @@ APISERVER_SANS = (
 )
 
 
-def generate(pki: Path) -> None:
-    """Write a complete, fresh PKI for the local cluster into ``pki``."""
+def generate(pki: Path, extra_sans: Sequence[str] = ()) -> None:
+    """Write a complete, fresh PKI for the local cluster into ``pki``.
+
+    ``extra_sans``: more names for the API server's certificate (a LAN address).
+    """
     pki.mkdir(parents=True, exist_ok=True)
     os.chmod(pki, 0o700)
     ca = new_ca()
     write_public(pki / "ca.crt", ca.cert_pem)
     write_secret(pki / "ca.key", ca.key_pem)
     leaves = {
-        "apiserver": issue(ca, "kube-apiserver", server=True, sans=APISERVER_SANS),
+        "apiserver": issue(ca, "kube-apiserver", server=True, sans=(*APISERVER_SANS, *extra_sans)),
         "kubelet-serving": issue(
             ca, config.NODE_NAME, server=True, sans=("127.0.0.1", "localhost", config.NODE_NAME)
         ),

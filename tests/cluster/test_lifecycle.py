@@ -163,3 +163,50 @@ def test_the_iptables_fallback_also_leaves_nothing_behind(
     assert tables_after == tables_before, "iptables-nft's tables it made for kube-proxy are gone"
     assert sysctls_after == before, "the kubelet's sysctls are back as they were"
     assert local.status().healthy and local.kube_proxy_mode == _expected_mode()
+
+
+def _an_address_of_this_machine() -> str:
+    """A global IPv4 address of this machine besides the cluster's bridge (its "LAN" one)."""
+    import subprocess
+
+    out = subprocess.run(
+        ["ip", "-o", "-4", "addr", "show", "scope", "global"], capture_output=True, text=True
+    ).stdout
+    for line in out.splitlines():
+        fields = line.split()
+        address = fields[3].split("/")[0] if len(fields) > 3 else ""
+        if fields[1] != config.BRIDGE_NAME and not fields[1].startswith(("docker", "br-", "veth")):
+            return address
+    return ""
+
+
+def test_a_lan_address_serves_a_classroom(
+    local: LocalCluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """COURSE_LAN_ADDRESS: the API answers there too, that address is in its certificate,
+    and a workshop's kubeconfigs point at it (checked with TLS verification on)."""
+    from kubernetes import client as k8s
+    from kubernetes import config as kubeconfig
+
+    from helpers.workshop import Workshop, policy
+
+    lan = _an_address_of_this_machine()
+    if not lan:
+        pytest.skip("this machine has no address besides loopback and the cluster's bridge")
+    local.down()
+    monkeypatch.setenv(config.LAN_ENV, lan)
+    try:
+        local.up()
+        assert local.lan_url() == f"https://{lan}:{local.ports.apiserver}"
+        ws = Workshop(connect(start=False), "lan")
+        learner = ws.up(1, 600)[0]
+        api = kubeconfig.new_client_from_config(config_file=str(learner.kubeconfig))
+        assert api.configuration.host == local.lan_url()
+        review = k8s.AuthenticationV1Api(api).create_self_subject_review(k8s.V1SelfSubjectReview())
+        assert review.status.user_info.username == policy.learner_username(learner.prefix)
+        ws.down()
+    finally:
+        local.down()
+        monkeypatch.delenv(config.LAN_ENV)
+        local.up()  # the usual cluster, on the bridge only, for whoever runs next
+    assert local.status().healthy and not local.lan_address

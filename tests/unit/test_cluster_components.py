@@ -218,3 +218,28 @@ def test_objects_are_posted_to_their_collections() -> None:
         "/api/v1/namespaces/kube-system/services",
         "/apis/discovery.k8s.io/v1/namespaces/kube-system/endpointslices",
     ]
+
+
+def test_a_lan_address_makes_the_api_server_listen_everywhere(monkeypatch) -> None:
+    monkeypatch.setattr(config, "lan_address", lambda: "192.0.2.2")
+    flags = _flags(components.apiserver_args(BIN, LAYOUT, PORTS))
+    assert flags["bind-address"] == "0.0.0.0"
+    assert flags["advertise-address"] == config.NODE_IP, "Pods still reach it on the bridge"
+
+
+def test_lan_address_is_checked(monkeypatch) -> None:
+    import pytest
+
+    from helpers.cluster.errors import ClusterError
+
+    monkeypatch.delenv(config.LAN_ENV, raising=False)
+    assert config.lan_address() == ""
+    for bad, why in (
+        ("not-an-ip", "is not an IP address"),
+        ("127.0.0.1", "not reachable from other machines"),
+        ("0.0.0.0", "not reachable from other machines"),
+        ("203.0.113.254", "not an address of this machine"),
+    ):
+        monkeypatch.setenv(config.LAN_ENV, bad)
+        with pytest.raises(ClusterError, match=why):
+            config.lan_address()

@@ -89,3 +89,12 @@ def test_each_cluster_gets_fresh_keys(tmp_path: Path) -> None:
     pki.generate(tmp_path / "a")
     pki.generate(tmp_path / "b")
     assert (tmp_path / "a" / "sa.key").read_bytes() != (tmp_path / "b" / "sa.key").read_bytes()
+
+
+def test_a_lan_address_is_named_in_the_api_server_certificate(tmp_path: Path) -> None:
+    pki.generate(tmp_path, extra_sans=("192.0.2.2",))
+    sans = _cert(tmp_path / "apiserver.crt").extensions.get_extension_for_class(
+        x509.SubjectAlternativeName
+    )
+    ips = {str(v) for v in sans.value.get_values_for_type(x509.IPAddress)}
+    assert {"192.0.2.2", config.NODE_IP} <= ips
