@@ -94,8 +94,9 @@ workshop-board: setup ## the live progress board (Ctrl-C stops it; also writes w
 workshop-down: setup ## remove the workshop; proves every handed-out kubeconfig gets 401
 	@$(WORKSHOP_CMD) down
 
-bench: setup ## time fresh starts of the local and kind clusters (and memory), side by side
+bench: setup ## time fresh starts of the local and kind clusters (and memory); a workshop of 6 and 30
 	@$(PY) -m helpers.cluster.bench
+	@COURSE_BACKEND=local $(PY) -m helpers.workshop.bench --learners 6,30
 
 nav: setup ## regenerate notebook navigation and the README contents; strip outputs
 	@$(PY) -m helpers.nav

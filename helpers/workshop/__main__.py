@@ -34,6 +34,12 @@ def _parser() -> argparse.ArgumentParser:
         default=os.environ.get("COURSE_WORKSHOP", "ws1"),
         help="the workshop's name, the first part of every prefix (default ws1)",
     )
+    p.add_argument(
+        "--server",
+        default="",
+        help="the API server URL for the learners' "
+        "kubeconfigs (default: the local cluster's LAN address, else the admin's)",
+    )
     sub = p.add_subparsers(dest="command", required=True)
     up = sub.add_parser("up", help="create the learners and write their kubeconfigs")
     up.add_argument("--learners", type=int, required=True)
@@ -74,7 +80,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "preflight" and args.learner_kubeconfig:
         return preflight.print_lines(preflight.learner(args.learner_kubeconfig))
     admin = connect(start=args.command in ("up", "preflight"))
-    ws = Workshop(admin, args.name)
+    ws = Workshop(admin, args.name, server=args.server)
     if args.command == "preflight":
         return preflight.print_lines(preflight.instructor(admin, args.learners))
     if args.command == "up":

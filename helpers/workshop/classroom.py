@@ -72,9 +72,18 @@ class Learner:
 class Workshop:
     """The workshop ``name`` on the cluster of ``admin`` (a Course as cluster administrator)."""
 
-    def __init__(self, admin: Course, name: str = "ws1", progress: Progress | None = None):
+    def __init__(
+        self,
+        admin: Course,
+        name: str = "ws1",
+        progress: Progress | None = None,
+        server: str = "",
+    ):
         names.valid_prefix(f"{name}-00")
         self.admin = admin
+        #: The API server URL the learners' kubeconfigs name: ``server``, else the local
+        #: cluster's LAN address if it has one (``COURSE_LAN_ADDRESS``), else the admin's.
+        self.server = server or _lan_url(admin) or admin.server
         self.name = name
         self.progress = progress or Progress()
         self.dir = directory(name)
@@ -180,9 +189,7 @@ class Workshop:
         )
         expires = status.expiration_timestamp
         ca = Path(self.admin.api.configuration.ssl_ca_cert).read_bytes()
-        doc = kubeconfigs.kubeconfig(
-            self.admin.server, ca, token.reveal(), prefix, expires, self.name
-        )
+        doc = kubeconfigs.kubeconfig(self.server, ca, token.reveal(), prefix, expires, self.name)
         path = kubeconfigs.write(self.dir / f"{prefix}.kubeconfig", doc)
         return Learner(prefix, path, expires)
 
@@ -314,7 +321,7 @@ class Workshop:
         for f in handed:
             f.path.unlink(missing_ok=True)
         if wait:
-            self._wait_namespaces_gone(selector)
+            self.wait_namespaces_gone()
         return proof
 
     def prove_revoked(
@@ -341,13 +348,23 @@ class Workshop:
             )
         return table
 
-    def _wait_namespaces_gone(self, selector: str, timeout: float = 180) -> None:
+    def wait_namespaces_gone(self, timeout: float = 180) -> None:
+        """Wait until the namespace controller has removed the workshop's namespaces."""
+        selector = f"{LABEL_WORKSHOP}={self.name}"
         deadline = time.monotonic() + timeout
         while self.admin.core.list_namespace(label_selector=selector).items:
             if time.monotonic() > deadline:
                 self.progress.say("  some namespaces are still terminating; they will go")
                 return
             time.sleep(0.5)
+
+
+def _lan_url(admin: Course) -> str:
+    if admin.backend != "local":
+        return ""
+    from ..cluster.local import LocalCluster
+
+    return LocalCluster().lan_url()
 
 
 def status_with(admin: Course, token: str) -> int:

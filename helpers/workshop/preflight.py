@@ -57,7 +57,8 @@ def instructor(admin: Course, learners: int) -> list[Line]:
 
     def version() -> Line:
         v = admin.version()
-        return Line(True, f"Kubernetes {v} (the course needs {facts.MIN_KUBERNETES} or newer)")
+        least = ".".join(map(str, facts.MIN_KUBERNETES))
+        return Line(True, f"Kubernetes {v} (the course needs {least} or newer)")
 
     def lifetime() -> Line:
         seconds = facts.max_token_seconds(admin, "default")

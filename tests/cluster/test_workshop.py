@@ -289,6 +289,19 @@ def test_progress_reaches_the_board_and_only_ones_own(workshop) -> None:
     assert table.loc[me.prefix, "lab04.q2"] == "✓" and table.loc[other.prefix, "lab04.q2"] == "·"
 
 
+def test_preflight_for_the_instructor_and_for_a_learner(workshop, course: Course) -> None:
+    from helpers.workshop import preflight
+
+    _, learners = workshop
+    lines = preflight.instructor(course, learners=N)
+    assert all(line.ok for line in lines), [line.text for line in lines]
+    assert any("Kubernetes v1." in line.text for line in lines)
+    mine = preflight.learner(learners[0].kubeconfig)
+    assert all(line.ok is not False for line in mine), [line.text for line in mine]
+    assert any("clock skew" in line.text for line in mine)
+    assert any("permissions the course needs" in line.text for line in mine)
+
+
 def test_status_lists_every_learner(workshop) -> None:
     ws, _ = workshop
     table = ws.status()

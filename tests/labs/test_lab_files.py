@@ -48,7 +48,7 @@ def test_lab_anatomy(path: Path) -> None:
     code = [c for c in nb.cells if c.cell_type == "code"]
     setup = code[0].source
     assert "course = connect()" in setup and ".start(course, NS)" in setup
-    namespace = re.search(r'^NS = "([^"]+)"', setup, re.M)
+    namespace = re.search(r'^NS = ns\("([^"]+)"\)', setup, re.M)
     assert namespace and namespace.group(1) == nb.metadata["lab"]["namespace"]
     assert namespace.group(1).startswith(f"lab-{number}-"), "lab namespaces are lab-NN-…"
     assert code[-1].source.strip() == "lab.clean_up()", "the last code cell cleans up"
