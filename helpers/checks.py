@@ -49,7 +49,6 @@ from kubernetes.client.exceptions import ApiException
 from . import progress
 from .bindings import delete_lab_cluster_bindings
 from .errors import CourseApiError, from_api_exception
-from .names import unprefixed
 
 __all__ = [
     "CORRECT",
@@ -350,7 +349,7 @@ class Lab:
     question_types: ClassVar[tuple[type[Question], ...]] = ()
 
     def __init__(self, course: Any, namespace: str) -> None:
-        if not unprefixed(namespace).startswith("lab-"):
+        if not re.match(r"^(?:[a-z0-9-]+-)?lab-", namespace):  # a learner's prefix may come first
             raise ValueError(
                 f"A lab's namespace must start with 'lab-' (after your prefix), not {namespace!r}."
             )

@@ -57,6 +57,11 @@ def _parser() -> argparse.ArgumentParser:
     board = sub.add_parser("board", help="learners × lab questions, from what the checks recorded")
     board.add_argument("--watch", type=float, metavar="SECONDS", help="refresh until Ctrl-C")
     board.add_argument("--html", help="also write a self-refreshing page to project")
+    board.add_argument(
+        "--verify",
+        action="store_true",
+        help="also re-run the cluster-state checks as the instructor",
+    )
     pre = sub.add_parser("preflight", help="can this cluster host the workshop? (or a learner)")
     pre.add_argument("--learners", type=int, default=6)
     pre.add_argument("--learner-kubeconfig", help="check a learner's kubeconfig instead")
@@ -118,6 +123,12 @@ def _run(args: argparse.Namespace) -> int:
             print(table.to_string() if not table.empty else "no learners")
             if page:
                 page.write_text(board.to_html(table, f"workshop {ws.name}"))
+            if args.verify:
+                print(
+                    "\nwhat the cluster shows now (re-checked as the instructor; — needs the "
+                    "learner's answer):"
+                )
+                print(board.verify(ws).to_string())
     elif args.command == "down":
         print(ws.down().to_string(index=False))
     return 0

@@ -24,30 +24,64 @@ from typing import Any
 import pandas as pd
 from kubernetes.client.exceptions import ApiException
 
-from .. import labs, progress
+from .. import labs, names, progress
 from ..checks import Lab
 from . import kubeconfigs
 from .classroom import Workshop
 
-__all__ = ["IDLE_MINUTES", "STUCK_ATTEMPTS", "board", "cell", "questions", "to_html"]
+__all__ = ["IDLE_MINUTES", "STUCK_ATTEMPTS", "board", "cell", "questions", "to_html", "verify"]
 
 #: A question tried this often without success, or this long without any check: stuck?
 STUCK_ATTEMPTS = 3
 IDLE_MINUTES = 20
 
 
-def questions() -> list[str]:
-    """Every lab question's key (``lab04.q2``), in lab order."""
-    keys = []
+def _labs() -> list[tuple[Any, type[Lab]]]:
+    """(module, Lab subclass) of every lab, in lab order."""
+    found = []
     for info in sorted(pkgutil.iter_modules(labs.__path__), key=lambda m: m.name):
         if not info.name.startswith("lab"):
             continue
         module = importlib.import_module(f"{labs.__name__}.{info.name}")
         for _, cls in inspect.getmembers(module, inspect.isclass):
             if issubclass(cls, Lab) and cls is not Lab and cls.__module__ == module.__name__:
-                n = len(cls.question_types)
-                keys += [progress.key(module.__name__, f"q{i}") for i in range(1, n + 1)]
-    return keys
+                found.append((module, cls))
+    return found
+
+
+def questions() -> list[str]:
+    """Every lab question's key (``lab04.q2``), in lab order."""
+    return [
+        progress.key(module.__name__, f"q{i}")
+        for module, cls in _labs()
+        for i in range(1, len(cls.question_types) + 1)
+    ]
+
+
+def verify(ws: Workshop) -> pd.DataFrame:
+    """Re-run each question's cluster-state check for every learner, as the instructor.
+
+    Only questions that read nothing but the cluster can be re-run (a learner's answer is
+    never recorded): the others show ``—``. ``✓`` the cluster shows it solved now, ``✗`` not.
+    """
+    rows = []
+    for prefix in ws.existing():
+        row: dict[str, str] = {"learner": prefix}
+        for module, cls in _labs():
+            base = names.unprefixed(module.NAMESPACE)
+            lab = cls(ws.admin, names.ns(base, prefix))
+            for i, q in enumerate(lab.questions, start=1):
+                k = progress.key(module.__name__, f"q{i}")
+                if q.variables:
+                    row[k] = "—"
+                    continue
+                try:
+                    q.evaluate()
+                    row[k] = "✓"
+                except Exception:  # NotYet, NotAttempted, or a scenario that is gone
+                    row[k] = "✗"
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("learner") if rows else pd.DataFrame()
 
 
 def cell(entry: dict[str, Any] | None) -> str:

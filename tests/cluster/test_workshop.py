@@ -289,6 +289,17 @@ def test_progress_reaches_the_board_and_only_ones_own(workshop) -> None:
     assert table.loc[me.prefix, "lab04.q2"] == "✓" and table.loc[other.prefix, "lab04.q2"] == "·"
 
 
+def test_verify_rechecks_the_cluster_as_the_instructor(workshop) -> None:
+    from helpers.workshop.board import questions, verify
+
+    ws, _ = workshop
+    table = verify(ws)
+    assert list(table.columns) == questions() and len(table) == N
+    assert set(table.to_numpy().ravel()) <= {"✓", "✗", "—"}
+    # nothing was set up: what only the cluster decides is not solved; the rest needs answers
+    assert {"✗", "—"} <= set(table.to_numpy().ravel())
+
+
 def test_preflight_for_the_instructor_and_for_a_learner(workshop, course: Course) -> None:
     from helpers.workshop import preflight
 
