@@ -119,7 +119,7 @@ class Workshop:
             {
                 n.metadata.labels[LABEL_LEARNER]
                 for n in found
-                if n.metadata.name.endswith(f"-{HOME}")
+                if n.metadata.name.endswith(f"-{HOME}") and n.status.phase != "Terminating"
             }
         )
 
@@ -128,6 +128,7 @@ class Workshop:
         """Create (or bring up to date) ``learners`` learners; write their kubeconfigs."""
         if not 1 <= learners <= 99:
             raise ClusterError("A workshop has 1 to 99 learners: pick --learners in that range.")
+        self.wait_namespaces_gone(terminating_only=True)  # one of this name, still going away
         with self.progress.stage(f"workshop {self.name}: shared role and admission policy"):
             self._apply(policy.namespaced_role(self.name))
             length = len(policy.learner_prefix(self.name, 1))
@@ -348,11 +349,21 @@ class Workshop:
             )
         return table
 
-    def wait_namespaces_gone(self, timeout: float = 180) -> None:
-        """Wait until the namespace controller has removed the workshop's namespaces."""
+    def wait_namespaces_gone(self, timeout: float = 180, terminating_only: bool = False) -> None:
+        """Wait until the namespace controller has removed the workshop's namespaces.
+
+        With ``terminating_only``, wait only for those already being deleted.
+        """
         selector = f"{LABEL_WORKSHOP}={self.name}"
         deadline = time.monotonic() + timeout
-        while self.admin.core.list_namespace(label_selector=selector).items:
+
+        def left() -> list[Any]:
+            found = self.admin.core.list_namespace(label_selector=selector).items
+            if terminating_only:
+                return [n for n in found if n.status.phase == "Terminating"]
+            return found
+
+        while left():
             if time.monotonic() > deadline:
                 self.progress.say("  some namespaces are still terminating; they will go")
                 return
