@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import config, current, down, get_backend, kubeconfig, status, up
+from . import config, current, down, get_backend, host, kubeconfig, status, up
 from .build import ensure_all_built
 from .errors import ClusterError
 from .progress import Progress
@@ -76,6 +76,8 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "build":
             progress, layout = Progress(), config.Layout()
             get_backend("local")  # imports only
+            host.require_linux_root()
+            host.ensure_packages(progress)
             ensure_all_built(layout, progress)
             ensure_pod_images(layout, progress)
             progress.say("binaries and images are ready")

@@ -69,14 +69,28 @@ def require_linux_root() -> None:
         )
 
 
-def missing_packages() -> list[str]:
-    """Debian packages the local cluster needs that are not installed."""
-    return [pkg for pkg, files in PACKAGE_FILES.items() if not any(Path(f).exists() for f in files)]
+#: the packages that building the Pod images needs (busybox, pause.c, the tools image's rootfs)
+IMAGE_PACKAGES = ("busybox-static", "libc6-dev", "mmdebstrap")
 
 
-def ensure_packages(progress: Progress) -> None:
+def missing_packages(only: Iterable[str] | None = None) -> list[str]:
+    """Debian packages the local cluster needs (or ``only`` these) that are not installed."""
+    wanted = set(PACKAGE_FILES if only is None else only)
+    return [
+        pkg
+        for pkg, files in PACKAGE_FILES.items()
+        if pkg in wanted and not any(Path(f).exists() for f in files)
+    ]
+
+
+def can_install_packages() -> bool:
+    """True where this process may install Debian packages itself (root with apt-get)."""
+    return platform.system() == "Linux" and os.geteuid() == 0 and bool(shutil.which("apt-get"))
+
+
+def ensure_packages(progress: Progress, only: Iterable[str] | None = None) -> None:
     """Install the missing Debian packages with apt-get, or say what to install."""
-    missing = missing_packages()
+    missing = missing_packages(only)
     if not missing:
         return
     if not shutil.which("apt-get"):

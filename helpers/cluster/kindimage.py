@@ -30,7 +30,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import build, config, debian, images
+from . import build, config, debian, host, images
 from .debian import DEBIAN_SUITE, ensure_rootfs
 from .errors import ClusterError
 from .images import Entry, HostFile
@@ -385,6 +385,8 @@ def ensure_inputs(layout: config.Layout, progress: Progress) -> dict[str, Path]:
     bins: dict[str, Path] = {}
     for make in build.KIND_NODE_BUILDS:
         bins.update(build.ensure_built(make(), layout, progress).paths)
+    if host.can_install_packages():
+        host.ensure_packages(progress, only=host.IMAGE_PACKAGES)
     tars = images.ensure_images(layout, progress)
     bins["pause.tar"] = tars[config.PAUSE_IMAGE]
     return bins

@@ -117,6 +117,14 @@ def test_missing_packages_are_listed(monkeypatch: pytest.MonkeyPatch) -> None:
     assert host.missing_packages() == ["runc"]
 
 
+def test_missing_packages_can_be_limited_to_a_few(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(
+        host, "PACKAGE_FILES", {"runc": ("/nonexistent/runc",), "busybox-static": ("/nonexistent",)}
+    )
+    assert host.missing_packages(only=("busybox-static",)) == ["busybox-static"]
+    assert host.missing_packages(only=()) == []
+
+
 def test_mounts_under_a_fresh_directory_are_none(tmp_path: Path) -> None:
     assert host.mounts_under(tmp_path) == []
 
