@@ -7,6 +7,8 @@
 - Notebooks are committed without outputs; ``strip`` removes them.
 - A notebook's verification cells (those that start with ``assert``) are how ``make test``
   proves the course; the learner sees them folded, under one label (``fold_checks``).
+  A folded cell hands nothing on (``names_from_checks``), and a notebook shows at most
+  ``VISIBLE_CELLS_AIM`` unfolded cells (``visible_cells``).
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ import nbformat
 NAV_MARK = "<!-- nav -->"
 #: First line of a folded verification cell: what the learner sees if they unfold it.
 CHECK_LABEL = "# ✓ checks what this step showed"
+#: About 30 cells a learner sees unfolded per notebook; the tests allow a little more.
+VISIBLE_CELLS_AIM = 32
 TOC_START, TOC_END = "<!-- toc -->", "<!-- /toc -->"
 ROOT = Path(__file__).resolve().parents[1]
 _NUMBERED = re.compile(r"^(\d\d)_([a-z0-9_]+)\.ipynb$")
@@ -224,6 +228,58 @@ def fold_checks(nb: nbformat.NotebookNode) -> int:
             tags.append("check")
         changed += before != (cell.source, json.dumps(cell.metadata, sort_keys=True))
     return changed
+
+
+def is_folded(cell: nbformat.NotebookNode) -> bool:
+    """True for a cell whose source the learner sees folded (a verification cell)."""
+    return bool(cell.metadata.get("jupyter", {}).get("source_hidden"))
+
+
+def visible_cells(nb: nbformat.NotebookNode) -> int:
+    """How many cells of ``nb`` the learner sees unfolded.
+
+    >>> nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1"),
+    ...                                      nbformat.v4.new_code_cell("assert x == 1")])
+    >>> visible_cells(nb), fold_checks(nb), visible_cells(nb)
+    (2, 1, 1)
+    """
+    return sum(not is_folded(cell) for cell in nb.cells)
+
+
+def names_from_checks(nb: nbformat.NotebookNode) -> list[str]:
+    """Unfolded cells that use a name only a folded cell binds: ``"cell N: name"`` each.
+
+    A learner reads the unfolded cells; what they use must be defined where they can see it.
+
+    >>> cells = [nbformat.v4.new_code_cell(s) for s in ("x = 1", "y = 2; assert y", "x + y")]
+    >>> cells[1].metadata = {"jupyter": {"source_hidden": True}, "tags": ["check"]}
+    >>> names_from_checks(nbformat.v4.new_notebook(cells=cells))
+    ['cell 2: y']
+    """
+    shown: set[str] = set()
+    folded: set[str] = set()
+    problems = []
+    for index, cell in enumerate(nb.cells):
+        tree = _parse(cell)
+        if tree is None:
+            continue
+        stored = _stored_names(tree)
+        if is_folded(cell):
+            folded |= stored - shown
+            continue
+        local = stored | {
+            n.id
+            for comp in ast.walk(tree)
+            if isinstance(comp, ast.comprehension)
+            for n in ast.walk(comp.target)
+            if isinstance(n, ast.Name)
+        }
+        used = {
+            n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
+        }
+        problems += [f"cell {index}: {name}" for name in sorted((used & folded) - shown - local)]
+        shown |= stored
+    return problems
 
 
 def sync(root: Path = ROOT, check: bool = False) -> list[str]:

@@ -47,6 +47,23 @@ def test_notebook_anatomy(path: Path) -> None:
     assert any("connect()" in c for c in code[:2]), "the setup cell connects to the cluster"
 
 
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebooks_stay_light(path: Path) -> None:
+    nb = nbformat.read(path, as_version=4)
+    shown = nav.visible_cells(nb)
+    assert shown <= nav.VISIBLE_CELLS_AIM, (
+        f"{path.name} shows {shown} unfolded cells; merge prose and steps down to about 30"
+    )
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_folded_cells_hand_nothing_on(path: Path) -> None:
+    nb = nbformat.read(path, as_version=4)
+    assert not nav.names_from_checks(nb), (
+        f"{path.name}: an unfolded cell uses a name only a folded check cell defines"
+    )
+
+
 def test_navigation_and_contents_are_in_step() -> None:
     problems = nav.sync(ROOT, check=True)
     assert not problems, "run `python -m helpers.nav`: " + "; ".join(problems)
