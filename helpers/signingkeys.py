@@ -52,11 +52,13 @@ def previous_signing_key(course: Course) -> rsa.RSAPrivateKey | None:
     return key if isinstance(key, rsa.RSAPrivateKey) else None
 
 
-def signed_with(token: Token, key: rsa.RSAPrivateKey) -> Token:
+def signed_with(token: Token, key: rsa.RSAPrivateKey, *, warnafter: int | None = None) -> Token:
     """``token``'s claims (with a fresh ``jti``) signed by ``key`` as kube-apiserver signs.
 
     RS256, and the ``kid`` Kubernetes derives from the public key: the token the API server
-    would have issued had ``key`` still been its signing key.
+    would have issued had ``key`` still been its signing key. ``warnafter`` (Unix seconds)
+    sets ``kubernetes.io.warnafter``, the moment after which the API server calls a use
+    *stale*, as it does for the kubelet's extended tokens.
 
     >>> from cryptography.hazmat.primitives.asymmetric import rsa
     >>> key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -64,8 +66,12 @@ def signed_with(token: Token, key: rsa.RSAPrivateKey) -> Token:
     >>> copy = signed_with(original, key)
     >>> copy.header["kid"] == kid_of_public_key(key.public_key()), copy.claims["jti"] != "1"
     (True, True)
+    >>> signed_with(original, key, warnafter=100).claims["kubernetes.io"]
+    {'warnafter': 100}
     """
     claims: dict[str, Any] = {**token.claims, "jti": str(uuid.uuid4())}
+    if warnafter is not None:
+        claims["kubernetes.io"] = {**claims.get("kubernetes.io", {}), "warnafter": warnafter}
     kid = kid_of_public_key(key.public_key())
     return Token(jwt.encode(claims, key, algorithm="RS256", headers={"kid": kid}))
 

@@ -42,3 +42,19 @@ def test_the_previous_key_is_the_course_s_own_clusters_only() -> None:
     assert previous_signing_key(SimpleNamespace(backend="kubeconfig")) is None  # type: ignore[arg-type]
     assert previous_key_file("local").name == "sa-previous.key"
     assert previous_key_file("kind").name == "sa-previous.key"
+
+
+def test_a_stale_copy_keeps_the_binding_and_verifies() -> None:
+    import jwt
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from helpers.signingkeys import signed_with
+    from helpers.tokens import Token
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private = {"namespace": "n", "serviceaccount": {"name": "a", "uid": "u"}}
+    original = Token(jwt.encode({"sub": "s", "jti": "1", "kubernetes.io": private}, key, "RS256"))
+    stale = signed_with(original, key, warnafter=5)
+    assert stale.claims["kubernetes.io"] == {**private, "warnafter": 5}
+    assert jwt.decode(stale.reveal(), key.public_key(), algorithms=["RS256"])["sub"] == "s"
+    assert original.claims["kubernetes.io"] == private, "the original is left as it was"
