@@ -20,7 +20,8 @@ def _print_status() -> None:
     from .local import LocalStatus
 
     if isinstance(st, LocalStatus):
-        print(f"local cluster, state in {st.state_dir}")
+        version = f"Kubernetes {st.kubernetes}, " if st.kubernetes else ""
+        print(f"local cluster, {version}state in {st.state_dir}")
         if not st.exists:
             print("  not running (no state)")
             return

@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import config
+from . import config, versions
 from .errors import ClusterError
 from .progress import Progress
 
@@ -50,8 +50,9 @@ class GoBuild:
         return f"{self.name}-{self.version}"
 
 
-def kubernetes_build(version: str = config.KUBERNETES_VERSION) -> GoBuild:
+def kubernetes_build(version: str | None = None) -> GoBuild:
     """kube-apiserver, kube-controller-manager, kube-scheduler and kubelet at ``version``."""
+    version = version or config.KUBERNETES_VERSION
     major, minor, _ = version.split(".")
     ldflags = []
     for pkg in ("k8s.io/client-go/pkg/version", "k8s.io/component-base/version"):
@@ -74,8 +75,9 @@ def kubernetes_build(version: str = config.KUBERNETES_VERSION) -> GoBuild:
     )
 
 
-def etcd_build(version: str = config.ETCD_VERSION) -> GoBuild:
-    """The etcd server at ``version``."""
+def etcd_build(version: str | None = None) -> GoBuild:
+    """The etcd server at ``version`` (default: what the chosen release's kubeadm pins)."""
+    version = version or config.ETCD_VERSION
     return GoBuild(
         name="etcd",
         module="go.etcd.io/etcd/server/v3",
@@ -98,11 +100,8 @@ def containerd_build(version: str = config.CONTAINERD_VERSION) -> GoBuild:
     )
 
 
-#: crictl for the kind node image: the newest cri-tools the proxy serves that is not newer
-#: than KUBERNETES_VERSION (kind v0.32.0 ships v1.36.0, which the proxy does not serve).
-CRICTL_VERSION = "v1.34.0"
-#: CoreDNS exactly as `kubeadm config images list --kubernetes-version v1.36.1` expects.
-COREDNS_VERSION = "v1.14.2"
+#: crictl for the kind node image: the newest cri-tools the proxy serves.
+CRICTL_VERSION = versions.CRICTL
 
 
 def kind_build(version: str = config.KIND_VERSION) -> GoBuild:
@@ -126,8 +125,9 @@ def crictl_build(version: str = CRICTL_VERSION) -> GoBuild:
     )
 
 
-def coredns_build(version: str = COREDNS_VERSION) -> GoBuild:
-    """CoreDNS, the cluster DNS kubeadm deploys."""
+def coredns_build(version: str | None = None) -> GoBuild:
+    """CoreDNS, the cluster DNS kubeadm deploys (default: the chosen release's pin)."""
+    version = version or config.COREDNS_VERSION
     return GoBuild(
         name="coredns",
         module="github.com/coredns/coredns",
@@ -365,6 +365,27 @@ def _compile(
         )
 
 
+def check_pins(layout: config.Layout) -> None:
+    """The etcd, CoreDNS and pause versions the course builds are what kubeadm itself pins.
+
+    Reads ``cmd/kubeadm/app/constants/constants.go`` of the Kubernetes module in the cache
+    (there once Kubernetes is built); a mismatch is a stale version table, said in one line.
+    """
+    release = config.release()
+    module = layout.gomodcache / f"k8s.io/kubernetes@v{release.kubernetes}"
+    constants = module / "cmd/kubeadm/app/constants/constants.go"
+    if not constants.is_file():
+        return
+    pinned = versions.pins_from_constants(constants.read_text())
+    ours = (release.etcd, release.coredns, release.pause)
+    if pinned != ours:
+        raise ClusterError(
+            f"Kubernetes {release.kubernetes}'s kubeadm pins etcd, CoreDNS and pause "
+            f"{', '.join(pinned)}, but the course would build {', '.join(ours)}: update "
+            "RELEASES in helpers/cluster/versions.py."
+        )
+
+
 def ensure_all_built(layout: config.Layout, progress: Progress) -> dict[str, Path]:
     """Build (or find in the cache) every binary of the local cluster; name -> path."""
     paths: dict[str, Path] = {}
@@ -374,6 +395,7 @@ def ensure_all_built(layout: config.Layout, progress: Progress) -> dict[str, Pat
         build = make()
         fresh = fresh or not is_built(build, layout)
         paths.update(ensure_built(build, layout, progress).paths)
+    check_pins(layout)
     if fresh:
         progress.say(f"all binaries built in {time.monotonic() - started:.0f}s")
     return paths

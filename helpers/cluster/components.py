@@ -13,7 +13,7 @@ from pathlib import Path
 
 import yaml
 
-from . import auditpolicy, config
+from . import auditpolicy, authnconfig, config
 from .config import Layout, Ports
 from .pki import CLIENTS
 
@@ -51,6 +51,11 @@ def audit_log_file(layout: Layout) -> Path:
     return layout.logs / "audit.log"
 
 
+def authentication_config_file(layout: Layout) -> Path:
+    """Where the local cluster keeps its AuthenticationConfiguration (written by ``up``)."""
+    return layout.config / authnconfig.FILE_NAME
+
+
 def apiserver_args(bin_dir: Path, layout: Layout, ports: Ports) -> list[str]:
     """kube-apiserver, with the ServiceAccount flags the course teaches.
 
@@ -75,6 +80,8 @@ def apiserver_args(bin_dir: Path, layout: Layout, ports: Ports) -> list[str]:
         # …and the key of before the last rotation: verified with, never signed with
         f"--service-account-key-file={pki / 'sa-previous.pub'}",
         f"--service-account-jwks-uri={api_server_url(ports)}/openid/v1/jwks",
+        # -- who is anonymous, and where (authnconfig: health and discovery only) --
+        f"--authentication-config={authentication_config_file(layout)}",
         # -- who may do what --
         "--authorization-mode=Node,RBAC",
         "--enable-admission-plugins=NodeRestriction",
@@ -262,7 +269,7 @@ def kubelet_config(layout: Layout, ports: Ports) -> str:
         "clusterDNS": [config.CLUSTER_DNS],
         "rotateCertificates": False,
         "serializeImagePulls": False,
-        "maxPods": 50,
+        "maxPods": 110,
         # The images are imported by hand: never garbage-collect them.
         "imageGCHighThresholdPercent": 100,
         "imageGCLowThresholdPercent": 99,

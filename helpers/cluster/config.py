@@ -13,26 +13,42 @@ import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import versions
 from .errors import ClusterError
 
-#: Kubernetes version of every backend: the local build, the kind node image and the docs.
-KUBERNETES_VERSION = "1.36.1"
-#: etcd 3.6 is what kubeadm pins for Kubernetes 1.36 (Debian's 3.4 is too old for its watch cache).
-ETCD_VERSION = "3.6.16"
-#: containerd 2.2 is the oldest line Kubernetes 1.36 supports (Debian's 1.6 is not).
-CONTAINERD_VERSION = "2.2.9"
-#: The sandbox ("pause") image tag containerd is told to use; we build it, never pull it.
-PAUSE_IMAGE = "registry.k8s.io/pause:3.10.1"
+#: Versions of everything the course's clusters run: :mod:`helpers.cluster.versions`. The
+#: names below are read when used (``COURSE_K8S_VERSION`` picks the release), not on import:
+#: ``KUBERNETES_VERSION``, ``ETCD_VERSION``, ``COREDNS_VERSION``, ``PAUSE_IMAGE`` and
+#: ``KIND_NODE_IMAGE`` (see :func:`__getattr__`).
+CONTAINERD_VERSION = versions.CONTAINERD
+KIND_VERSION = versions.KIND
 #: The image every course Pod runs: Debian's busybox-static, packed as a one-layer image.
 BUSYBOX_IMAGE = "docker.io/library/busybox:1.35"
 #: The course's tools image (shell, curl, jq, kubectl), built from Debian packages; a name
 #: of our own under localhost/, which no registry serves, so it can only come from us.
 TOOLS_IMAGE = "localhost/sa-course/tools:1"
-#: kind release whose default node image is exactly KUBERNETES_VERSION.
-KIND_VERSION = "v0.32.0"
-KIND_NODE_IMAGE = (
-    "kindest/node:v1.36.1@sha256:3489c7674813ba5d8b1a9977baea8a6e553784dab7b84759d1014dbd78f7ebd5"
-)
+
+
+def release() -> versions.Release:
+    """The Kubernetes release the course's clusters run (``COURSE_K8S_VERSION``)."""
+    return versions.resolve(gomodcache=Layout().gomodcache)
+
+
+_BY_RELEASE = {
+    "KUBERNETES_VERSION": lambda r: r.kubernetes,
+    "ETCD_VERSION": lambda r: r.etcd,
+    "COREDNS_VERSION": lambda r: r.coredns,
+    "PAUSE_IMAGE": lambda r: r.pause_image,
+    "KIND_NODE_IMAGE": lambda r: r.kind_node_image,
+}
+
+
+def __getattr__(name: str) -> str:
+    """``config.KUBERNETES_VERSION`` and friends: the chosen release's, read on use."""
+    if name in _BY_RELEASE:
+        return _BY_RELEASE[name](release())
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 #: Name of the single node of the local cluster (shows up in node-bound token claims).
 #: The kubelet listens on loopback only, so the API server reaches it by this host name,

@@ -156,10 +156,11 @@ def busybox_archive(
     return docker_archive(tag, layer_tar(busybox_entries(busybox, applets)), image_config)
 
 
-def pause_archive(pause: bytes, tag: str = config.PAUSE_IMAGE) -> bytes:
+def pause_archive(pause: bytes, tag: str | None = None) -> bytes:
     """The sandbox image: just /pause, run as 65535 like the upstream image."""
     layer = layer_tar([Entry("pause", data=pause, mode=0o755)])
-    return docker_archive(tag, layer, {"Entrypoint": ["/pause"], "User": "65535:65535"})
+    config_ = {"Entrypoint": ["/pause"], "User": "65535:65535"}
+    return docker_archive(tag or config.PAUSE_IMAGE, layer, config_)
 
 
 # -- building the two images -------------------------------------------------------------
@@ -224,7 +225,7 @@ def find_busybox() -> Path:
 def ensure_images(layout: config.Layout, progress: Progress) -> dict[str, Path]:
     """Build the pause and busybox image archives unless cached; tag -> archive path."""
     layout.images.mkdir(parents=True, exist_ok=True)
-    pause_tar = layout.images / "pause.tar"
+    pause_tar = layout.images / f"pause-{config.PAUSE_IMAGE.rsplit(':', 1)[1]}.tar"
     busybox_tar = layout.images / "busybox.tar"
     if not pause_tar.is_file():
         with progress.stage(f"building the sandbox image {config.PAUSE_IMAGE} from pause.c"):

@@ -25,12 +25,12 @@ import sys
 import tarfile
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
-from . import auditpolicy, build, config, kindimage, pki, toolsimage
+from . import auditpolicy, authnconfig, build, config, kindimage, pki, toolsimage
 from .errors import ClusterError
 from .kindimage import docker_available
 from .progress import Progress
@@ -94,7 +94,7 @@ def host_facts() -> HostFacts:
 class NodeImage:
     """The node image to run, and whether it is the course's own (offline) image."""
 
-    ref: str = config.KIND_NODE_IMAGE
+    ref: str = field(default_factory=lambda: config.KIND_NODE_IMAGE)
     offline: bool = False
 
 
@@ -160,6 +160,7 @@ def node_files_patch() -> dict:
     """
     log_dir = auditpolicy.IN_KIND_LOG.rsplit("/", 1)[0]
     flags = auditpolicy.flag_values(auditpolicy.IN_KIND_POLICY, auditpolicy.IN_KIND_LOG)
+    flags["authentication-config"] = f"{auditpolicy.IN_KIND_FILES}/{authnconfig.FILE_NAME}"
     args = [{"name": k, "value": v} for k, v in flags.items()]
     return {
         "apiVersion": "kubeadm.k8s.io/v1beta4",
@@ -353,6 +354,12 @@ def registry_answers(image: str, timeout: float = CONNECT_TIMEOUT) -> bool:
 def choose_node_image(layout: config.Layout, progress: Progress) -> NodeImage:
     """The official node image where Docker has it or can pull it, else the course's own."""
     official = NodeImage()
+    if not official.ref:
+        progress.say(
+            f"kind {config.KIND_VERSION} publishes no node image for Kubernetes "
+            f"{config.KUBERNETES_VERSION}: using the course's own kind node image"
+        )
+        return NodeImage(kindimage.ensure_node_image(layout, progress), offline=True)
     if kindimage.image_present(official.ref):
         return official
     if registry_answers(official.ref):
@@ -505,6 +512,9 @@ class KindBackend:
         """The audit policy, and a fresh previous ServiceAccount key pair, for a new cluster."""
         self.node_files.mkdir(parents=True, exist_ok=True)
         (self.node_files / "audit-policy.yaml").write_text(auditpolicy.POLICY)
+        (self.node_files / authnconfig.FILE_NAME).write_text(
+            authnconfig.configuration(config.KUBERNETES_VERSION)
+        )
         patches = self.node_files / "patches"
         patches.mkdir(exist_ok=True)
         (patches / "kube-apiserver+json.yaml").write_text(apiserver_manifest_patch())
@@ -512,7 +522,7 @@ class KindBackend:
             self.previous_signing_key, self.node_files / "sa-previous.pub"
         )
 
-    def cluster(self, kind: Path, image: str = config.KIND_NODE_IMAGE):  # -> KindCluster
+    def cluster(self, kind: Path, image: str | None = None):  # -> KindCluster
         """The pytest-kind KindCluster this backend drives (its work dir kept in the cache)."""
         from pytest_kind import KindCluster
 
@@ -521,7 +531,7 @@ class KindBackend:
             return KindCluster(
                 CLUSTER_NAME,
                 kubeconfig=self.kubeconfig,
-                image=image,
+                image=image or config.KIND_NODE_IMAGE or None,
                 kind_path=kind,
                 kubectl_path=kubectl_path(),
             )

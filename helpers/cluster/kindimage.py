@@ -71,10 +71,20 @@ IPTABLES_COMMANDS = tuple(
 #: kind's default Pod network; the baked-in bridge configuration hands out its first /24.
 POD_SUBNET = "10.244.0.0/16"
 POD_RANGE = "10.244.0.0/24"
+
+
 #: Tags the component images carry: what kubeadm asks for, where we build that version;
 #: the truth otherwise (the cluster config then tells kubeadm, see ``kubeadm_patch``).
-ETCD_TAG = config.ETCD_VERSION
-COREDNS_TAG = build.COREDNS_VERSION
+def etcd_tag() -> str:
+    """etcd's image tag: the version the chosen release's kubeadm pins (built, never pulled)."""
+    return config.ETCD_VERSION
+
+
+def coredns_tag() -> str:
+    """CoreDNS's image tag, likewise."""
+    return config.COREDNS_VERSION
+
+
 REGISTRY = "registry.k8s.io"
 #: containerd's sandbox image in kind's config, replaced by the pause image we build.
 KIND_SANDBOX_LINE = 'sandbox_image = "registry.k8s.io/pause:3.10"'
@@ -141,7 +151,7 @@ def component_images(bins: Mapping[str, Path]) -> list[ComponentImage]:
         )
     out.append(
         ComponentImage(
-            tag=f"{REGISTRY}/etcd:{ETCD_TAG}",
+            tag=f"{REGISTRY}/etcd:{etcd_tag()}",
             binary=bins["etcd"],
             path="usr/local/bin/etcd",
             image_config={"Entrypoint": ["/usr/local/bin/etcd"], "Env": [PATH_ENV]},
@@ -149,7 +159,7 @@ def component_images(bins: Mapping[str, Path]) -> list[ComponentImage]:
     )
     out.append(
         ComponentImage(
-            tag=f"{REGISTRY}/coredns/coredns:{COREDNS_TAG}",
+            tag=f"{REGISTRY}/coredns/coredns:{coredns_tag()}",
             binary=bins["coredns"],
             path="coredns",
             # like the upstream image: an unprivileged user (containerd lets Pods bind :53)
@@ -164,8 +174,8 @@ def kubeadm_patch() -> dict:
     return {
         "apiVersion": "kubeadm.k8s.io/v1beta4",
         "kind": "ClusterConfiguration",
-        "etcd": {"local": {"imageTag": ETCD_TAG}},
-        "dns": {"imageTag": COREDNS_TAG},
+        "etcd": {"local": {"imageTag": etcd_tag()}},
+        "dns": {"imageTag": coredns_tag()},
     }
 
 
@@ -193,14 +203,15 @@ def cni_conflist() -> str:
     return json.dumps(doc, indent=2) + "\n"
 
 
-def containerd_config(kind_config_toml: str, sandbox_image: str = config.PAUSE_IMAGE) -> str:
+def containerd_config(kind_config_toml: str, sandbox_image: str | None = None) -> str:
     """kind's containerd config with the sandbox image we build instead of kind's pause:3.10."""
     if KIND_SANDBOX_LINE not in kind_config_toml:
         raise ClusterError(
             f"kind {config.KIND_VERSION}'s containerd config no longer names its sandbox image "
             f"as `{KIND_SANDBOX_LINE}`: update KIND_SANDBOX_LINE in helpers/cluster/kindimage.py."
         )
-    return kind_config_toml.replace(KIND_SANDBOX_LINE, f'sandbox_image = "{sandbox_image}"')
+    image = sandbox_image or config.PAUSE_IMAGE
+    return kind_config_toml.replace(KIND_SANDBOX_LINE, f'sandbox_image = "{image}"')
 
 
 def cri_base_spec(default_spec: dict) -> dict:

@@ -26,7 +26,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import auditpolicy, build, components, config, host, pki, toolsimage
+from . import auditpolicy, authnconfig, build, components, config, host, pki, toolsimage, versions
 from .errors import ClusterError, ComponentFailed
 from .progress import Progress
 from .supervise import Supervisor
@@ -69,6 +69,8 @@ class LocalStatus:
     components: list[ComponentStatus] = field(default_factory=list)
     api_ready: bool = False
     node_ready: bool = False
+    #: The Kubernetes version ``up()`` started ('' if unknown).
+    kubernetes: str = ""
 
     @property
     def healthy(self) -> bool:
@@ -132,6 +134,7 @@ class LocalCluster:
     def status(self) -> LocalStatus:
         """Processes, API readiness and node readiness, without changing anything."""
         st = LocalStatus(self.layout.state, self.layout.cluster_file.exists())
+        st.kubernetes = self._recorded().get("kubernetes", "")
         for name in COMPONENTS:
             pid = self.sup.pid(name)
             st.components.append(ComponentStatus(name, pid, _rss_mib(pid) if pid else 0.0))
@@ -150,9 +153,21 @@ class LocalCluster:
                 f"not on what {config.LAN_ENV} asks for: run `make cluster-down`, then start it "
                 "again."
             )
+        running = self._recorded().get("kubernetes", "")
+        if (
+            current.healthy
+            and os.environ.get(versions.ENV)
+            and running != config.KUBERNETES_VERSION
+        ):
+            raise ClusterError(
+                f"The running local cluster is Kubernetes {running}, not the "
+                f"{config.KUBERNETES_VERSION} that {versions.ENV} asks for: run `make "
+                "cluster-down`, then start it again."
+            )
         if current.healthy:
             p.say(
-                f"the local cluster is already running (state in {self.layout.state}): reusing it"
+                f"the local cluster (Kubernetes {running}) is already running (state in "
+                f"{self.layout.state}): reusing it"
             )
             return self.kubeconfig
         host.require_linux_root()
@@ -224,6 +239,9 @@ class LocalCluster:
             pki.write_kubeconfig(lay.config / f"{stem}.kubeconfig", lay.pki, stem, server)
         (lay.config / "scheduler.yaml").write_text(components.scheduler_config(lay))
         components.audit_policy_file(lay).write_text(auditpolicy.POLICY)
+        components.authentication_config_file(lay).write_text(
+            authnconfig.configuration(config.KUBERNETES_VERSION)
+        )
         (lay.config / "kubelet.yaml").write_text(components.kubelet_config(lay, ports))
         (lay.config / "kube-proxy.yaml").write_text(
             components.kube_proxy_config(lay, ports, proxy_mode)

@@ -63,7 +63,7 @@ def test_the_course_image_gets_its_bridge_network_and_tells_kubeadm_its_tags() -
     cluster_patch = next(p for p in patches(d) if p["kind"] == "ClusterConfiguration")
     assert cluster_patch["apiVersion"] == "kubeadm.k8s.io/v1beta4"
     assert cluster_patch["etcd"] == {"local": {"imageTag": config.ETCD_VERSION}}
-    assert cluster_patch["dns"] == {"imageTag": kindimage.COREDNS_TAG}
+    assert cluster_patch["dns"] == {"imageTag": kindimage.coredns_tag()}
 
 
 def test_the_official_image_keeps_kinds_default_network() -> None:

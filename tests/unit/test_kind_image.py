@@ -11,15 +11,15 @@ import pytest
 from helpers.cluster import build, config, debian, images, kindimage
 from helpers.cluster.images import Entry, HostFile
 
-#: What `kubeadm config images list --kubernetes-version v1.36.1` prints.
-KUBEADM_1_36_1 = [
-    "registry.k8s.io/kube-apiserver:v1.36.1",
-    "registry.k8s.io/kube-controller-manager:v1.36.1",
-    "registry.k8s.io/kube-scheduler:v1.36.1",
-    "registry.k8s.io/kube-proxy:v1.36.1",
-    "registry.k8s.io/coredns/coredns:v1.14.2",
+#: What `kubeadm config images list --kubernetes-version v1.37.2` prints (kubeadm v1.37.2).
+KUBEADM_1_37_2 = [
+    "registry.k8s.io/kube-apiserver:v1.37.2",
+    "registry.k8s.io/kube-controller-manager:v1.37.2",
+    "registry.k8s.io/kube-scheduler:v1.37.2",
+    "registry.k8s.io/kube-proxy:v1.37.2",
+    "registry.k8s.io/coredns/coredns:v1.14.6",
     "registry.k8s.io/pause:3.10.2",
-    "registry.k8s.io/etcd:3.6.8-0",
+    "registry.k8s.io/etcd:3.7.0-0",
 ]
 
 INPUTS = {"recipe": "a", "kind": "v0.32.0", "kubernetes-v1.36.1": "k", "pause": "p"}
@@ -76,26 +76,28 @@ def test_recipe_inputs_cover_every_build_the_image_is_made_of(tmp_path: Path) ->
         (layout.bin / b.key / build.STAMP).write_text(f"stamp-{b.name}\n")
     inputs = kindimage.recipe_inputs(layout)
     assert inputs["kind"] == config.KIND_VERSION
-    assert inputs["coredns-" + build.COREDNS_VERSION] == "stamp-coredns"
+    assert inputs["coredns-" + config.COREDNS_VERSION] == "stamp-coredns"
     assert inputs["crictl-" + build.CRICTL_VERSION] == "stamp-crictl"
     assert {f"{m().key}" for m in build.KIND_NODE_BUILDS} <= set(inputs)
     assert "runc" in inputs["debian"] and kindimage.DEBIAN_SUITE in inputs["debian"]
 
 
 def test_component_images_are_what_kubeadm_asks_for_with_the_config_patch(
-    bins: dict[str, Path],
+    bins: dict[str, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("COURSE_K8S_VERSION", "1.37.2")
     tags = {img.tag for img in kindimage.component_images(bins)}
     patch = kindimage.kubeadm_patch()
     expected = set()
-    for ref in KUBEADM_1_36_1:
+    for ref in KUBEADM_1_37_2:
         repo = ref.rsplit(":", 1)[0]
         if repo.endswith("/pause"):
             continue  # containerd's sandbox image replaces kubeadm's pause
         if repo.endswith("/etcd"):
+            assert ref == f"{repo}:{patch['etcd']['local']['imageTag']}-0", "kubeadm's own pin"
             ref = f"{repo}:{patch['etcd']['local']['imageTag']}"
         if repo.endswith("/coredns"):
-            ref = f"{repo}:{patch['dns']['imageTag']}"
+            assert ref == f"{repo}:{patch['dns']['imageTag']}", "kubeadm's own pin"
         expected.add(ref)
     assert tags == expected
 
