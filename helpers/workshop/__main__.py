@@ -44,7 +44,6 @@ def _parser() -> argparse.ArgumentParser:
     up = sub.add_parser("up", help="create the learners and write their kubeconfigs")
     up.add_argument("--learners", type=int, required=True)
     up.add_argument("--duration", type=duration, default=duration("4h"))
-    up.add_argument("--pods", type=int, default=15, help="Pods per learner namespace (quota)")
     sub.add_parser("status", help="one line per learner")
     reset = sub.add_parser("reset", help="empty a learner's namespaces and hand out a new token")
     reset.add_argument("learner", help="the learner's prefix, e.g. ws1-07")
@@ -89,7 +88,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "preflight":
         return preflight.print_lines(preflight.instructor(admin, args.learners))
     if args.command == "up":
-        learners = ws.up(args.learners, args.duration, pods=args.pods)
+        learners = ws.up(args.learners, args.duration)
         print(f"\nhand out these {len(learners)} kubeconfigs (one per learner; they hold a token):")
         for learner in learners:
             print(f"  {learner.prefix}: {learner.kubeconfig}  (until {learner.expires:%H:%M} UTC)")
@@ -108,8 +107,12 @@ def _run(args: argparse.Namespace) -> int:
             print(f"  {learner.prefix}: until {learner.expires:%Y-%m-%d %H:%M} UTC")
         print("learners pick the new token up at their next connect() (re-run the first cell)")
     elif args.command == "cut-off":
-        ws.cut_off(args.learner)
-        print(f"{args.learner}: anchor deleted; their token gets 401 within seconds")
+        gone = ws.cut_off(args.learner)
+        print(
+            f"{args.learner}: anchor deleted (their token gets 401 within seconds), and "
+            f"{len(gone)} objects that could carry their rights: "
+            + (", ".join(gone[:8]) + (" …" if len(gone) > 8 else "") if gone else "none")
+        )
     elif args.command == "board":
         from pathlib import Path
 
@@ -119,16 +122,21 @@ def _run(args: argparse.Namespace) -> int:
         if args.watch:
             board.watch(ws, args.watch, page)
         else:
-            table = board.board(ws)
+            checked = board.verify(ws) if args.verify else None
+            table = board.board(ws, verified=checked)
             print(table.to_string() if not table.empty else "no learners")
+            print(
+                "✓ seen on the cluster · ✓? reported by the learner's own checks (unverified) · "
+                "✗N not yet after N attempts · ⚠ an entry no check wrote"
+            )
             if page:
                 page.write_text(board.to_html(table, f"workshop {ws.name}"))
-            if args.verify:
+            if checked is not None:
                 print(
                     "\nwhat the cluster shows now (re-checked as the instructor; — needs the "
                     "learner's answer):"
                 )
-                print(board.verify(ws).to_string())
+                print(checked.to_string())
     elif args.command == "down":
         print(ws.down().to_string(index=False))
     return 0

@@ -2,11 +2,16 @@
 
 Every lab check of a learner writes its outcome to the learner's ``sa-course-progress``
 ConfigMap (:mod:`helpers.progress`); the board reads them all, as the cluster's admin.
+The learner can write that ConfigMap too, so what it says is *self-reported*: a ✓ there
+is shown as ``✓?`` until ``--verify`` (:func:`verify`) has seen it on the cluster. Every
+entry is checked before it is shown; one that is not what a check writes shows ``⚠``.
 
-    >>> cell({"status": "Correct", "attempts": 2}), cell({"status": "Not yet", "attempts": 3})
-    ('✓', '✗3')
-    >>> cell(None)
-    '·'
+    >>> cell(entry('{"status": "Correct", "attempts": 2, "at": "2026-12-02T09:00:00+00:00"}'))
+    '✓?'
+    >>> cell(entry('{"status": "Not yet", "attempts": 3, "at": "2026-12-02T09:00:00+00:00"}'))
+    '✗3'
+    >>> cell(None), cell(entry("{not json")), cell(entry('{"status": "Correct"}'))
+    ('·', '⚠', '⚠')
 """
 
 from __future__ import annotations
@@ -29,7 +34,17 @@ from ..checks import Lab
 from . import kubeconfigs
 from .classroom import Workshop
 
-__all__ = ["IDLE_MINUTES", "STUCK_ATTEMPTS", "board", "cell", "questions", "to_html", "verify"]
+__all__ = [
+    "IDLE_MINUTES",
+    "MALFORMED",
+    "STUCK_ATTEMPTS",
+    "board",
+    "cell",
+    "entry",
+    "questions",
+    "to_html",
+    "verify",
+]
 
 #: A question tried this often without success, or this long without any check: stuck?
 STUCK_ATTEMPTS = 3
@@ -84,30 +99,65 @@ def verify(ws: Workshop) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("learner") if rows else pd.DataFrame()
 
 
-def cell(entry: dict[str, Any] | None) -> str:
-    """One question of one learner: ✓ correct, ✗N not yet after N attempts, · nothing yet."""
-    if not entry:
+#: What a malformed entry parses to (shown as ⚠).
+MALFORMED: dict[str, Any] = {"malformed": True}
+_STATUSES = ("Correct", "Not yet", "Not attempted")
+
+
+def entry(raw: str) -> dict[str, Any]:
+    """One stored entry, checked: what :func:`helpers.progress.value` writes, or MALFORMED."""
+    try:
+        data = json.loads(raw)
+        ok = (
+            isinstance(data, dict)
+            and data.get("status") in _STATUSES
+            and isinstance(data.get("attempts"), int)
+            and 0 <= data["attempts"] < 1_000_000
+            and isinstance(data.get("at"), str)
+            and datetime.fromisoformat(data["at"]).tzinfo is not None
+        )
+    except (ValueError, TypeError):
+        ok = False
+    return {k: data[k] for k in ("status", "attempts", "at")} if ok else MALFORMED
+
+
+def cell(e: dict[str, Any] | None, verified: str = "") -> str:
+    """One question of one learner: ✓ seen on the cluster, ✓? self-reported, ✗N not yet
+    after N attempts, · nothing yet, ⚠ an entry no check wrote."""
+    if not e:
         return "·"
-    if entry.get("status") == "Correct":
-        return "✓"
-    return f"✗{entry.get('attempts', 1)}"
+    if e is MALFORMED or e.get("malformed"):
+        return "⚠"
+    if e.get("status") == "Correct":
+        return "✓" if verified == "✓" else "✓?"
+    return f"✗{e.get('attempts', 1)}"
 
 
-def board(ws: Workshop, now: datetime | None = None) -> pd.DataFrame:
-    """Learners × questions, with each learner's token expiry, last activity and a stuck flag."""
+def board(
+    ws: Workshop, now: datetime | None = None, verified: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """Learners × questions, with each learner's token expiry, last activity and a stuck flag.
+
+    With ``verified`` (:func:`verify`'s table), a self-reported ✓ the cluster confirms is ✓.
+    """
     now = now or datetime.now(UTC)
     keys = questions()
     expiry = {f.prefix: f.expires for f in kubeconfigs.read(ws.dir)}
     rows = []
     for prefix in ws.existing():
         try:
-            cm = ws.admin.core.read_namespaced_config_map(progress.CONFIGMAP, progress.home(prefix))
-            data = {k: json.loads(v) for k, v in (cm.data or {}).items()}
+            cm = ws.admin.core.read_namespaced_config_map(
+                progress.CONFIGMAP, progress.home(prefix), _request_timeout=30
+            )
+            raw = cm.data or {}
         except ApiException as exc:
             if exc.status != 404:
                 raise
-            data = {}
-        times = [datetime.fromisoformat(e["at"]) for e in data.values() if "at" in e]
+            raw = {}
+        parsed = {k: entry(v) for k, v in raw.items() if k in keys}
+        bad = sum(1 for e in parsed.values() if e is MALFORMED)
+        data = {k: e for k, e in parsed.items() if e is not MALFORMED}
+        times = [datetime.fromisoformat(e["at"]) for e in data.values()]
         last = max(times) if times else None
         stuck = [
             k
@@ -117,11 +167,14 @@ def board(ws: Workshop, now: datetime | None = None) -> pd.DataFrame:
         done = sum(1 for e in data.values() if e.get("status") == "Correct")
         idle = last is not None and (now - last).total_seconds() > IDLE_MINUTES * 60
         row: dict[str, Any] = {"learner": prefix}
-        row.update({k: cell(data.get(k)) for k in keys})
+        checked = verified.loc[prefix] if verified is not None and prefix in verified.index else {}
+        row.update({k: cell(parsed.get(k), checked.get(k, "")) for k in keys})
         row["done"] = f"{done}/{len(keys)}"
         row["last check"] = f"{last:%H:%M}" if last else "—"
         row["token until"] = f"{expiry[prefix]:%H:%M}" if prefix in expiry else "—"
         row["stuck?"] = ", ".join(stuck) or ("idle" if idle and done < len(keys) else "")
+        if bad:
+            row["stuck?"] = (row["stuck?"] + f"; {bad} entries no check wrote").lstrip("; ")
         rows.append(row)
     return pd.DataFrame(rows).set_index("learner") if rows else pd.DataFrame()
 

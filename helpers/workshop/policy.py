@@ -9,11 +9,12 @@ the learner's prefix is ``<workshop>-NN`` (``ws1-07``).
   RoleBinding (:func:`namespace_binding`);
 - :func:`cluster_role` — the course's cluster-scoped needs under the learner's prefix
   (its namespaces and cluster objects by name; TokenReview, SubjectAccessReview, Nodes);
-- :func:`admission_policy` — a ValidatingAdmissionPolicy that the API server applies to
-  every write by any ServiceAccount of a learner's namespaces: only objects in, or named
-  with, the learner's prefix; never the workshop's own objects; Pod Security stays on.
+- :func:`namespace` and :func:`quota` — a learner's namespace (Pod Security ``baseline``)
+  with its object counts and the LimitRange that hands out the learner's fair share.
 
-RBAC's own escalation check does the rest: nobody can grant what they do not hold.
+What RBAC cannot say (which names, which contents, who else may write) the admission
+policies of :mod:`helpers.workshop.admission` say; RBAC's own escalation check does the
+rest: nobody can grant what they do not hold.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from typing import Any
 from .. import names, preflight, progress
 from ..namespaces import EMPTIED, PROTECTED_LABEL, WORKSHOP_LABEL
 from ..preflight import ANY_NAMESPACE, CLUSTER, RBAC, Need
+from . import admission
+from .shares import Shares
 
 __all__ = [
     "HOME",
@@ -32,10 +35,11 @@ __all__ = [
     "LABEL_WORKSHOP",
     "LEARNER",
     "POD_SECURITY",
-    "admission_policy",
     "cluster_role",
     "cluster_role_binding",
     "elsewhere",
+    "elsewhere_namespaces",
+    "labels",
     "learner_prefix",
     "learner_username",
     "namespace_binding",
@@ -76,6 +80,28 @@ def object_name(workshop: str, what: str) -> str:
 def precreated() -> list[str]:
     """The course namespaces a workshop creates for each learner (all but notebook 01's demo)."""
     return [n for n in names.NAMESPACES if n not in CREATED_BY_THE_LEARNER]
+
+
+#: The workshop's own objects inside every learner namespace, by (kind, name): revoking
+#: and resetting a learner leave these (and only these) in place.
+WORKSHOP_OBJECTS = {
+    ("RoleBinding", "sa-course-workshop-learner"),
+    ("ResourceQuota", "sa-course-workshop"),
+    ("LimitRange", "sa-course-workshop"),
+}
+#: …and inside ``<prefix>-home``.
+HOME_OBJECTS = {
+    ("ServiceAccount", LEARNER),
+    ("Secret", "learner-anchor"),
+    ("ConfigMap", progress.CONFIGMAP),
+    ("Role", "sa-course-workshop-progress"),
+    ("RoleBinding", "sa-course-workshop-progress"),
+}
+
+
+def labels(workshop: str, prefix: str = "") -> dict[str, str]:
+    """Labels for people reading the cluster (``kubectl get ns -l …``); no command trusts them."""
+    return _labels(workshop, prefix)
 
 
 def _labels(workshop: str, prefix: str = "", protected: bool = False) -> dict[str, str]:
@@ -158,115 +184,11 @@ def namespace_binding(workshop: str, prefix: str, namespace: str) -> dict[str, A
     }
 
 
-def admission_policy(workshop: str, prefix_length: int) -> list[dict[str, Any]]:
-    """The ValidatingAdmissionPolicy (and its binding) that keeps learners apart.
-
-    It matches every write (create, update, delete, connect) by a ServiceAccount whose
-    namespace belongs to a learner of ``workshop`` — the learner, and every account the
-    learner creates. The learner's prefix is the first ``prefix_length`` characters of
-    that namespace (``ws1-07`` of ``ws1-07-controller-ns``).
-    """
-    name = object_name(workshop, "learners-stay-apart")
-    user = "request.userInfo.username"
-    prefix = "variables.prefix + '-'"
-    protected = f"'{LABEL_PROTECTED}'"
-    enforce = "'pod-security.kubernetes.io/enforce'"
-    policy = {
-        "apiVersion": "admissionregistration.k8s.io/v1",
-        "kind": "ValidatingAdmissionPolicy",
-        "metadata": {"name": name, "labels": _labels(workshop)},
-        "spec": {
-            "failurePolicy": "Fail",
-            "matchConstraints": {
-                "resourceRules": [
-                    {
-                        "apiGroups": ["*"],
-                        "apiVersions": ["*"],
-                        "resources": ["*/*"],
-                        "operations": ["CREATE", "UPDATE", "DELETE", "CONNECT"],
-                        "scope": "Namespaced",
-                    },
-                    {
-                        "apiGroups": ["", RBAC],
-                        "apiVersions": ["*"],
-                        "resources": ["namespaces", "clusterroles", "clusterrolebindings"],
-                        "operations": ["CREATE", "UPDATE", "DELETE"],
-                        "scope": "Cluster",
-                    },
-                ]
-            },
-            "matchConditions": [
-                {
-                    "name": f"a-service-account-of-a-learner-of-{workshop}",
-                    "expression": (
-                        f"{user}.matches('^system:serviceaccount:{workshop}-[0-9][0-9]-[^:]+:[^:]+$')"
-                    ),
-                }
-            ],
-            "variables": [
-                {
-                    "name": "prefix",
-                    "expression": f"{user}.split(':')[2].substring(0, {prefix_length})",
-                },
-                {
-                    "name": "target",
-                    "expression": (
-                        "has(request.namespace) && request.namespace != '' ? request.namespace : "
-                        "(object != null ? object.metadata.name : oldObject.metadata.name)"
-                    ),
-                },
-                {
-                    "name": "protected",
-                    "expression": (
-                        "oldObject != null && has(oldObject.metadata.labels) && "
-                        f"{protected} in oldObject.metadata.labels"
-                    ),
-                },
-            ],
-            "validations": [
-                {
-                    "expression": f"variables.target.startsWith({prefix})",
-                    "messageExpression": (
-                        "'you are learner ' + variables.prefix + ' of workshop "
-                        f"{workshop}: you may only change what is in, or named, ' + {prefix} + '…'"
-                    ),
-                    "reason": "Forbidden",
-                },
-                {
-                    "expression": (
-                        "!variables.protected || "
-                        "(request.operation == 'UPDATE' && request.kind.kind == 'Namespace')"
-                    ),
-                    "message": (
-                        "this object belongs to the workshop, not to you: ask your instructor "
-                        "to reset your namespaces (python -m helpers.workshop reset)"
-                    ),
-                    "reason": "Forbidden",
-                },
-                {
-                    "expression": (
-                        "!variables.protected || request.kind.kind != 'Namespace' || "
-                        "(has(object.metadata.labels) && "
-                        f"{protected} in object.metadata.labels && "
-                        f"{enforce} in object.metadata.labels && "
-                        f"object.metadata.labels[{enforce}] in ['baseline', 'restricted'])"
-                    ),
-                    "message": (
-                        "a workshop namespace keeps its labels, and Pod Security at baseline "
-                        "or restricted"
-                    ),
-                    "reason": "Forbidden",
-                },
-            ],
-        },
-    }
-    binding = {
-        "apiVersion": "admissionregistration.k8s.io/v1",
-        "kind": "ValidatingAdmissionPolicyBinding",
-        "metadata": {"name": name, "labels": _labels(workshop)},
-        "spec": {"policyName": name, "validationActions": ["Deny"]},
-    }
-    return [policy, binding]
+def elsewhere_namespaces() -> list[str]:
+    """Namespaces outside the learners' where :func:`elsewhere` grants reads (kube-system …)."""
+    return sorted(
+        {n.scope for n in preflight.NEEDS} - {CLUSTER, ANY_NAMESPACE} - set(names.NAMESPACES)
+    )
 
 
 def elsewhere(workshop: str, prefix: str) -> list[dict[str, Any]]:
@@ -275,9 +197,7 @@ def elsewhere(workshop: str, prefix: str) -> list[dict[str, Any]]:
     ``kube-system``: the controllers' ServiceAccounts (names only) and the legacy-token
     tracking ConfigMap; ``default``: the ``kubernetes`` Service and its endpoints.
     """
-    scopes = sorted(
-        {n.scope for n in preflight.NEEDS} - {CLUSTER, ANY_NAMESPACE} - set(names.NAMESPACES)
-    )
+    scopes = elsewhere_namespaces()
     docs: list[dict[str, Any]] = []
     for scope in scopes:
         needs = [replace(n, scope=ANY_NAMESPACE) for n in preflight.NEEDS if n.scope == scope]
@@ -352,10 +272,19 @@ def namespace(workshop: str, prefix: str, name: str) -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels}}
 
 
-def quota(workshop: str, prefix: str, namespace: str, pods: int) -> list[dict[str, Any]]:
-    """A ResourceQuota (object counts) and a LimitRange (default requests and limits)."""
+def quota(workshop: str, prefix: str, namespace: str, share: Shares) -> list[dict[str, Any]]:
+    """The namespace's ResourceQuota (object counts) and LimitRange (the learner's share).
+
+    The LimitRange gives every container its default requests and limits, caps memory and
+    ephemeral storage at the learner's per-slot share, and makes each container claim
+    exactly one of the learner's Pod slots (:mod:`helpers.workshop.shares`).
+    """
     labels = _labels(workshop, prefix, protected=True)
     meta = {"name": "sa-course-workshop", "namespace": namespace, "labels": labels}
+    slot = admission.slot_resource(prefix)
+    mib = 2**20
+    memory = share.memory_limit_bytes // mib
+    ephemeral = share.ephemeral_limit_bytes // mib
     return [
         {
             "apiVersion": "v1",
@@ -363,14 +292,18 @@ def quota(workshop: str, prefix: str, namespace: str, pods: int) -> list[dict[st
             "metadata": meta,
             "spec": {
                 "hard": {
-                    "pods": str(pods),
+                    "pods": str(share.slots),
                     "services": "5",
-                    "secrets": "40",
-                    "configmaps": "40",
-                    "count/serviceaccounts": "30",
+                    "secrets": "20",
+                    "configmaps": "20",
+                    "count/serviceaccounts": "20",
                     "persistentvolumeclaims": "0",
-                    "count/deployments.apps": "10",
+                    "count/deployments.apps": "5",
+                    "count/replicasets.apps": "10",
                     "count/jobs.batch": "5",
+                    "count/cronjobs.batch": "0",
+                    "count/statefulsets.apps": "0",
+                    "count/daemonsets.apps": "0",
                 }
             },
         },
@@ -382,8 +315,25 @@ def quota(workshop: str, prefix: str, namespace: str, pods: int) -> list[dict[st
                 "limits": [
                     {
                         "type": "Container",
-                        "defaultRequest": {"cpu": "10m", "memory": "16Mi"},
-                        "default": {"cpu": "500m", "memory": "256Mi"},
+                        "defaultRequest": {
+                            "cpu": f"{min(5, share.cpu_request_millis)}m",
+                            "memory": f"{min(16, memory)}Mi",
+                            "ephemeral-storage": f"{min(16, ephemeral)}Mi",
+                            slot: "1",
+                        },
+                        "default": {
+                            "cpu": "500m",
+                            "memory": f"{min(128, memory)}Mi",
+                            "ephemeral-storage": f"{min(256, ephemeral)}Mi",
+                            slot: "1",
+                        },
+                        "max": {
+                            "cpu": "1",
+                            "memory": f"{memory}Mi",
+                            "ephemeral-storage": f"{ephemeral}Mi",
+                            slot: "1",
+                        },
+                        "min": {slot: "1"},
                     }
                 ]
             },

@@ -19,19 +19,21 @@ from kubernetes.client.exceptions import ApiException
 
 from .. import facts, names, preflight
 from ..cluster.config import TOOLS_IMAGE
+from ..cluster.errors import ClusterError
 from ..course import Course
 from ..preflight import ANY_NAMESPACE
+from . import shares
 
 __all__ = ["Line", "instructor", "learner", "print_lines"]
 
-#: Pods a learner runs at once at most (notebook 11 and lab 11 run three to four).
-PODS_PER_LEARNER = 6
 #: Bindings every cluster has that name everyone (the API server's own defaults).
 DEFAULT_EVERYONE = {
     "system:basic-user",
     "system:discovery",
     "system:public-info-viewer",
     "system:service-account-issuer-discovery",
+    # from the ClusterTrustBundle feature (on by default from 1.37): read trust bundles
+    "system:cluster-trust-bundle-discovery",
 }
 EVERYONE = {"system:serviceaccounts", "system:authenticated", "system:unauthenticated"}
 IMAGES = (TOOLS_IMAGE, "busybox:1.35")
@@ -74,14 +76,27 @@ def instructor(admin: Course, learners: int) -> list[Line]:
         )
 
     def capacity() -> Line:
-        nodes = admin.core.list_node().items
-        room = sum(int(n.status.allocatable.get("pods", "0")) for n in nodes)
-        used = len(admin.core.list_pod_for_all_namespaces().items)
-        need = learners * PODS_PER_LEARNER
+        cap = shares.capacity(admin.core)
+        try:
+            share = shares.shares(cap, learners)
+        except ClusterError as exc:
+            return Line(False, f"capacity: {exc}")
         return Line(
-            room - used >= need,
-            f"capacity: {len(nodes)} node(s), room for {room - used} more Pods; "
-            f"{learners} learners need about {need}",
+            True,
+            f"capacity: {cap.nodes} node(s), room for {cap.pods} more Pods; {share.describe()}",
+        )
+
+    def anonymous() -> Line:
+        status = _anonymous_status(admin, "/api")
+        wide = status != 401
+        return Line(
+            not wide,
+            "anonymous requests: refused outside the health and discovery endpoints (401)"
+            if not wide
+            else f"anonymous requests are authenticated beyond the health endpoints (GET /api "
+            f"answers {status}): one binding to system:anonymous or system:unauthenticated "
+            "would open the cluster to anyone who reaches it; limit anonymous auth "
+            "(--anonymous-auth=false, or an AuthenticationConfiguration's anonymous.conditions)",
         )
 
     def images() -> Line:
@@ -124,11 +139,26 @@ def instructor(admin: Course, learners: int) -> list[Line]:
         "version": version,
         "token lifetime": lifetime,
         "capacity": capacity,
+        "anonymous": anonymous,
         "images": images,
         "bindings": everyone,
         "admission policy": admission,
     }
     return [_check(what, fn) for what, fn in checks.items()]
+
+
+def _anonymous_status(admin: Course, path: str) -> int:
+    """The HTTP status of a GET of ``path`` with no credential at all."""
+    import ssl
+    import urllib.error
+    import urllib.request
+
+    ctx = ssl.create_default_context(cafile=admin.api.configuration.ssl_ca_cert)
+    try:
+        with urllib.request.urlopen(admin.server + path, context=ctx, timeout=10) as resp:
+            return resp.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
 
 
 def learner(kubeconfig: str | Path) -> list[Line]:

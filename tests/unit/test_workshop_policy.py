@@ -6,13 +6,16 @@ manifests honest: least privilege, the learner's own names, nothing cluster-wide
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import pytest
 
 from helpers import names
-from helpers.workshop import kubeconfigs, policy
+from helpers.cluster.errors import ClusterError
+from helpers.workshop import admission, kubeconfigs, policy, shares
 from helpers.workshop.__main__ import duration
+from helpers.workshop.shares import Shares
 
 
 def rules(role: dict) -> list[dict]:
@@ -68,16 +71,61 @@ def test_cluster_role_names_only_the_learners_own_objects() -> None:
     assert not any(v in {"impersonate", "escalate", "bind"} for _, v in verbs), verbs
 
 
-def test_admission_policy_matches_every_account_of_the_learners_namespaces() -> None:
-    vap, binding = policy.admission_policy("ws1", len("ws1-07"))
-    assert binding["spec"]["policyName"] == vap["metadata"]["name"]
-    assert binding["spec"]["validationActions"] == ["Deny"]
+def _policies() -> dict[str, dict]:
+    docs = admission.policies(
+        "ws1", len("ws1-07"), ["admin"], 7200, 25, {}, lambda w: policy.object_name("ws1", w)
+    )
+    return {
+        d["metadata"]["name"].rsplit(".", 1)[1]: d for d in docs if d["kind"].endswith("Policy")
+    }
+
+
+def test_three_policies_each_bound_to_deny() -> None:
+    docs = admission.policies(
+        "ws1", 6, ["admin"], 7200, 25, {}, lambda w: policy.object_name("ws1", w)
+    )
+    policies = [d for d in docs if d["kind"] == "ValidatingAdmissionPolicy"]
+    bindings = [d for d in docs if d["kind"] == "ValidatingAdmissionPolicyBinding"]
+    assert len(policies) == len(bindings) == 3
+    for p, b in zip(policies, bindings, strict=True):
+        assert b["spec"] == {"policyName": p["metadata"]["name"], "validationActions": ["Deny"]}
+        assert p["spec"]["failurePolicy"] == "Fail"
+
+
+def test_learner_rules_match_every_account_of_the_learners_namespaces() -> None:
+    vap = _policies()["learners-stay-apart"]
     condition = vap["spec"]["matchConditions"][0]["expression"]
     assert "ws1-[0-9][0-9]-" in condition
     prefix = vap["spec"]["variables"][0]["expression"]
     assert prefix.endswith("substring(0, 6)")
     scopes = {r["scope"] for r in vap["spec"]["matchConstraints"]["resourceRules"]}
     assert scopes == {"Namespaced", "Cluster"}
+    text = json.dumps(vap)
+    for fence in ("aggregationRule", "expirationSeconds <= 7200", "externalIPs", "enforce-version"):
+        assert fence in text, fence
+
+
+def test_deny_by_default_matches_everyone_but_components() -> None:
+    vap = _policies()["deny-by-default"]
+    conditions = {c["name"]: c["expression"] for c in vap["spec"]["matchConditions"]}
+    assert "system:anonymous" in conditions["not-a-cluster-component"]
+    allowed = vap["spec"]["validations"][0]["expression"]
+    assert "['admin']" in allowed and "system:masters" in allowed
+
+
+def test_slots_name_the_learner() -> None:
+    assert admission.slot_resource("ws1-07") == "slots.sa-course.io/ws1-07"
+    assert "quantity('25m')" in json.dumps(_policies()["pods-take-a-slot"])
+
+
+SHARE = Shares(
+    learners=6,
+    nodes=1,
+    slots=10,
+    cpu_request_millis=25,
+    memory_limit_bytes=200 * 2**20,
+    ephemeral_limit_bytes=2**30,
+)
 
 
 def test_learner_namespaces_enforce_pod_security_and_are_protected() -> None:
@@ -85,9 +133,26 @@ def test_learner_namespaces_enforce_pod_security_and_are_protected() -> None:
     labels = ns["metadata"]["labels"]
     assert labels["pod-security.kubernetes.io/enforce"] == "baseline"
     assert labels[policy.LABEL_PROTECTED] == "true"
-    quota, limits = policy.quota("ws1", "ws1-07", "ws1-07-controller-ns", pods=15)
-    assert quota["spec"]["hard"]["pods"] == "15"
-    assert limits["spec"]["limits"][0]["default"]["memory"] == "256Mi"
+    quota, limits = policy.quota("ws1", "ws1-07", "ws1-07-controller-ns", SHARE)
+    assert quota["spec"]["hard"]["pods"] == "10"
+    limit = limits["spec"]["limits"][0]
+    assert limit["default"]["memory"] == "128Mi" and limit["max"]["memory"] == "200Mi"
+    slot = admission.slot_resource("ws1-07")
+    assert limit["default"][slot] == limit["defaultRequest"][slot] == limit["min"][slot] == "1"
+
+
+def test_shares_split_what_the_nodes_offer() -> None:
+    cap = shares.Capacity(
+        nodes=1, pods=100, cpu_millis=1800, memory_bytes=6 * 2**30, ephemeral_bytes=50 * 2**30
+    )
+    s = shares.shares(cap, 6)
+    assert s.slots == 12 and s.slots_per_node == 12
+    assert s.cpu_request_millis * 6 * 12 <= 1800 * 0.9
+    assert s.memory_limit_bytes * 6 * 12 <= 6 * 2**30 * 0.9
+    two_nodes = shares.shares(shares.Capacity(2, 200, 4000, 2**34, 2**36), 6)
+    assert two_nodes.slots_per_node == 6
+    with pytest.raises(ClusterError, match="room for 15 learners"):
+        shares.shares(cap, 16)
 
 
 def test_notebook_01s_demo_namespace_is_left_to_the_learner() -> None:
@@ -134,6 +199,7 @@ def test_board_knows_every_lab_question() -> None:
     keys = board.questions()
     assert keys[0] == "lab02.q1" and len(keys) == len(set(keys)) >= 18
     assert board.cell({"status": "Not attempted", "attempts": 1}) == "✗1"
+    assert board.cell({"status": "Correct", "attempts": 1}, verified="✓") == "✓"
 
 
 def test_learners_may_update_only_their_own_progress() -> None:
