@@ -25,7 +25,7 @@ from .cluster.controlplane import ControlPlane, control_plane
 from .cluster.errors import ClusterError
 from .errors import translate_api_errors
 from .facts import check_version
-from .names import prefix, shell_env
+from .names import prefix, shell_env, workshop
 from .namespaces import empty, is_workshop_namespace
 from .tokens import Token
 
@@ -141,9 +141,11 @@ class Course:
         """
         if not self._empty_if_workshop(name, timeout):
             self.delete_namespace(name, wait=True, timeout=timeout)
+            # a namespace says which Pod Security level it enforces (a workshop insists)
+            labels = {"pod-security.kubernetes.io/enforce": "baseline"} if workshop() else None
             with translate_api_errors():
                 self.core.create_namespace(
-                    client.V1Namespace(metadata=client.V1ObjectMeta(name=name))
+                    client.V1Namespace(metadata=client.V1ObjectMeta(name=name, labels=labels))
                 )
         self._namespaces.append(name)
         deadline = time.monotonic() + timeout
