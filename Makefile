@@ -9,11 +9,16 @@ PY := $(BIN)/python
 export PATH := $(BIN):$(PATH)
 
 # `make test` runs tests/run.py: the tests that need no cluster once, then every cluster test,
-# checker test, notebook and lab on each backend this machine can run (local, kubeconfig, kind).
+# checker test, notebook and lab on each backend this machine can run (local, kubeconfig,
+# workshop and kind at the newest Kubernetes, and local at the oldest the course supports).
+# K8S=1.34 (COURSE_K8S_VERSION) picks the Kubernetes of the course's own clusters.
+ifdef K8S
+export COURSE_K8S_VERSION := $(K8S)
+endif
 RUN_TESTS = KEEP=$(KEEP) $(PY) tests/run.py
 
 .DEFAULT_GOAL := help
-.PHONY: help setup build kind-image lab test test-unit test-local test-kubeconfig test-workshop test-kind cluster-up cluster-down cluster-status workshop-preflight workshop-up workshop-status workshop-board workshop-down bench lint nav clean distclean
+.PHONY: help setup build kind-image lab test test-unit test-local test-kubeconfig test-workshop test-floor test-kind test-versions cluster-up cluster-down cluster-status workshop-preflight workshop-up workshop-status workshop-board workshop-down bench lint nav clean distclean
 
 help: ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -36,7 +41,7 @@ build: setup ## build the local cluster's binaries and images (cached in ~/.cach
 kind-image: setup ## build the kind node image for machines without a registry (needs Docker; cached)
 	@$(PY) -m helpers.cluster kind-image
 
-cluster-up: setup ## start the course cluster, or reuse the running one
+cluster-up: setup ## start the course cluster, or reuse the running one (K8S=1.34: that version)
 	@$(PY) -m helpers.cluster up
 
 cluster-down: setup ## stop the course cluster and remove everything it left
@@ -70,8 +75,14 @@ test-kubeconfig: setup ## the same through the kubeconfig backend (an existing c
 test-workshop: setup ## the course as a classroom: every notebook and lab as 6 learners at once (local)
 	@$(RUN_TESTS) --no-offline --backends=workshop
 
+test-floor: setup ## every notebook, lab and cluster test on the local cluster at Kubernetes 1.33
+	@$(RUN_TESTS) --no-offline --backends=floor
+
 test-kind: setup ## the same on a kind cluster (starts the test-only Docker engine where none runs)
 	@$(RUN_TESTS) --no-offline --backends=kind
+
+test-versions: setup ## the course on the local cluster at every supported minor; writes the README's table
+	@$(PY) tests/matrix.py
 
 # Workshop mode (README, "Running a workshop"): LEARNERS, DURATION and WORKSHOP pick the class.
 LEARNERS ?= 6

@@ -246,8 +246,11 @@ def _client(kubeconfig: Path, backend: str) -> client.ApiClient:
         ) from None
 
 
-def connect(start: bool = True) -> Course:
+def connect(start: bool = True, backend: str | None = None) -> Course:
     """Connect to the course cluster; start it first if none is running and ``start``.
+
+    ``backend`` picks the cluster (``local``, ``kind``, ``kubeconfig``); by default the one
+    ``COURSE_BACKEND`` names, else the one started last.
 
     Then check that the cluster is new enough (:data:`helpers.facts.MIN_KUBERNETES`) and,
     on an existing cluster (the kubeconfig backend), that this identity holds everything
@@ -255,14 +258,14 @@ def connect(start: bool = True) -> Course:
     Sets ``KUBECONFIG`` for this process, so ``%%bash`` kubectl cells use the same cluster,
     and the course's names (:func:`helpers.names.shell_env`: ``$MANIFESTS``, ``$CONTROLLER_NS`` …).
     """
-    recorded = cluster.current()
+    recorded = cluster.current(backend)
     if recorded is None:
         if not start:
             raise ClusterError(
                 "No course cluster is running: start one with `make cluster-up` (or `make lab`)."
             )
-        cluster.up()
-        recorded = cluster.current()
+        cluster.up(backend=backend)
+        recorded = cluster.current(backend)
         assert recorded is not None
     backend = recorded["backend"]
     kubeconfig = Path(recorded["kubeconfig"])

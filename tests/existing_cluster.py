@@ -67,11 +67,7 @@ def _bind(admin: Course) -> None:
 
 def course_user_kubeconfig(backend: str = "local", prefix: str = PREFIX) -> Path:
     """Write (afresh) the course user's kubeconfig for ``backend``'s running cluster; its path."""
-    os.environ["COURSE_BACKEND"] = backend
-    try:
-        admin = connect(start=False)
-    finally:
-        os.environ.pop("COURSE_BACKEND", None)
+    admin = connect(start=False, backend=backend)
     try:
         admin.core.read_namespace(NAMESPACE)
     except ApiException as exc:

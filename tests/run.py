@@ -2,26 +2,35 @@
 
 ``make test`` runs this script. It runs the tests that need no cluster once, then the
 cluster suite (cluster tests, checker tests, every notebook and lab under nbval) once per
-backend:
+run, each run's files spread over pytest-xdist workers (``COURSE_TEST_WORKERS``, 4: every
+notebook, lab and cluster-test module makes its own namespaces):
 
-- ``local``: the course's own cluster (Linux and root);
+- ``local``: the course's own cluster at the newest Kubernetes (Linux and root);
 - ``kubeconfig``: the same notebooks through the kubeconfig backend, pointed at the local
   cluster the way an instructor's existing cluster would be used (its control plane out
   of sight, an identity that holds exactly the course's ClusterRole);
 - ``workshop``: the course as a classroom on the local cluster: ``WORKSHOP_LEARNERS``
   learners (6) set up by ``helpers.workshop``, and every notebook and lab (with the
-  solutions) run as those learners at once, one pytest-xdist worker per learner with its
-  own kubeconfig; then ``down``, which proves every kubeconfig gets 401;
-- ``kind``: a kind cluster. Where no Docker engine answers but this is a Debian machine we
-  may set up (root, apt-get), ``.ci/docker-host/ensure`` installs and starts one first —
-  the test-only accommodation of our CI machines, never part of ``make lab``.
+  solutions) run as those learners at once, one worker per learner with its own
+  kubeconfig; then ``down``, which proves every learner credential gets 401;
+- ``floor``: the local cluster again, at the oldest Kubernetes the course supports
+  (:data:`helpers.cluster.versions.FLOOR`): every notebook, lab and cluster test that is
+  not about one backend's machinery;
+- ``kind``: a kind cluster at the newest Kubernetes. Where no Docker engine answers but
+  this is a Debian machine we may set up (root, apt-get), ``.ci/docker-host/ensure``
+  installs and starts one first — the test-only accommodation of our CI machines, never
+  part of ``make lab``.
+
+The local runs (local, kubeconfig, workshop, then floor) and the kind run go side by side
+(``COURSE_TEST_CONCURRENT=0`` runs them one after the other). Each run writes its own log;
+the summary gives each run's time, and the log of any run that failed is printed.
 
 A backend this machine cannot run (not root, no Docker and no way to start one) is
 reported as *not run* with the reason; one that should run and fails is a failure.
 Clusters this script started are stopped afterwards unless ``KEEP=1`` (a cluster that was
-already running is left running). ``COURSE_TEST_BACKENDS=local,kind`` picks backends.
+already running is left running). ``COURSE_TEST_BACKENDS=local,kind`` picks runs.
 
-    python tests/run.py [--backends local,kubeconfig,kind] [pytest args …]
+    python tests/run.py [--backends local,kubeconfig,workshop,floor,kind] [pytest args …]
 """
 
 from __future__ import annotations
@@ -32,11 +41,20 @@ import platform
 import shutil
 import subprocess
 import sys
+import tempfile
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+from helpers.cluster import versions  # noqa: E402
+
 PY = sys.executable
 NBVAL = ["--nbval-lax", "--nbval-current-env", "-p", "no:cacheprovider"]
 #: Tests that need no cluster: helper unit tests and doctests, the course's files.
@@ -48,15 +66,17 @@ OFFLINE = [
 ]
 #: What every backend runs.
 ON_A_CLUSTER = ["tests/cluster", "tests/labs", "notebooks", "labs"]
-#: Cluster tests that start and stop one backend's cluster; run only on that backend.
+#: Cluster tests that start and stop one backend's cluster; run only on that backend, last.
 LIFECYCLE = {
     "local": "tests/cluster/test_lifecycle.py",
     "kind": "tests/cluster/test_kind_lifecycle.py",
 }
-ALL_BACKENDS = ("local", "kubeconfig", "workshop", "kind")
-#: Learners of the workshop run (tests/run.py), one pytest-xdist worker each.
+ALL_RUNS = ("local", "kubeconfig", "workshop", "floor", "kind")
+#: Learners of the workshop run, one pytest-xdist worker each.
 LEARNERS = int(os.environ.get("WORKSHOP_LEARNERS", "6"))
+WORKERS = int(os.environ.get("COURSE_TEST_WORKERS", "4"))
 DOCKER_HOST = ROOT / ".ci" / "docker-host" / "ensure"
+FLOOR = ".".join(map(str, versions.FLOOR))
 
 
 @dataclass
@@ -65,34 +85,54 @@ class Outcome:
     status: str  # passed | FAILED | not run
     seconds: float = 0.0
     why: str = ""
+    log: Path | None = None
 
 
 @dataclass
 class Run:
     keep: bool
     pytest_args: list[str]
+    logs: Path
     outcomes: list[Outcome] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    t0: float = field(default_factory=time.monotonic)
 
-    def record(self, name: str, status: str, started: float, why: str = "") -> bool:
-        self.outcomes.append(Outcome(name, status, time.monotonic() - started, why))
+    def record(
+        self, name: str, status: str, started: float, why: str = "", log: Path | None = None
+    ) -> bool:
+        with self.lock:
+            self.outcomes.append(Outcome(name, status, time.monotonic() - started, why, log))
+        say(f"{name}: {status} in {(time.monotonic() - started) / 60:.1f} min {why}".rstrip())
         return status == "passed"
 
 
+_print_lock = threading.Lock()
+
+
 def say(message: str) -> None:
-    print(f"\n=== {message}", flush=True)
+    with _print_lock:
+        print(f"=== {message}", flush=True)
 
 
 def env_for(backend: str, **extra: str) -> dict[str, str]:
     return {**os.environ, "COURSE_BACKEND": backend, **extra}
 
 
-def cluster_cmd(command: str, backend: str, **extra: str) -> int:
-    return subprocess.call([PY, "-m", "helpers.cluster", command], env=env_for(backend, **extra))
+def call(cmd: list[str], env: dict[str, str], log: IO[str] | None) -> int:
+    """Run ``cmd`` from the repository root, its output to ``log`` (or this terminal)."""
+    if log is None:
+        return subprocess.call(cmd, cwd=ROOT, env=env)
+    log.write(f"\n$ {' '.join(cmd)}\n")
+    log.flush()
+    return subprocess.call(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
 
 
-def pytest(paths: list[str], env: dict[str, str], args: list[str]) -> int:
-    cmd = [PY, "-m", "pytest", *NBVAL, "--durations=12", *args, *paths]
-    return subprocess.call(cmd, cwd=ROOT, env=env)
+def cluster_cmd(command: str, env: dict[str, str], log: IO[str] | None = None) -> int:
+    return call([PY, "-m", "helpers.cluster", command], env, log)
+
+
+def pytest(paths: list[str], env: dict[str, str], args: list[str], log: IO[str] | None) -> int:
+    return call([PY, "-m", "pytest", *NBVAL, "--durations=12", *args, *paths], env, log)
 
 
 #: Through the kubeconfig backend the identity holds only the course's ClusterRole, which
@@ -101,10 +141,10 @@ def pytest(paths: list[str], env: dict[str, str], args: list[str]) -> int:
 AS_COURSE_USER = ["notebooks", "labs", "tests/labs/test_labs_solved.py"]
 
 
-def suite(backend: str) -> list[str]:
-    """The paths the cluster suite runs on ``backend``."""
+def suite(backend: str) -> tuple[list[str], list[str]]:
+    """(what runs in parallel, what runs after it alone) on ``backend``."""
     if backend == "kubeconfig":
-        return AS_COURSE_USER
+        return AS_COURSE_USER, []
     lifecycle = set(LIFECYCLE.values())
     paths = [p for p in ON_A_CLUSTER if p != "tests/cluster"]
     cluster_tests = sorted(
@@ -113,9 +153,12 @@ def suite(backend: str) -> list[str]:
         if str(p.relative_to(ROOT)) not in lifecycle
     )
     own = LIFECYCLE.get(backend)
-    if own and (ROOT / own).is_file():
-        cluster_tests.append(own)  # last: it stops and restarts the cluster
-    return cluster_tests + paths
+    last = [own] if own and (ROOT / own).is_file() else []  # it stops and restarts the cluster
+    return cluster_tests + paths, last
+
+
+def xdist(workers: int) -> list[str]:
+    return ["-n", str(workers), "--dist", "loadgroup"] if workers > 1 else []
 
 
 # -- can this machine run a backend? --------------------------------------------------
@@ -154,33 +197,55 @@ def why_not_kind() -> str:
     return "no Docker engine answers (and this is not a Debian machine we may set one up on)"
 
 
-# -- one backend ---------------------------------------------------------------------
+# -- one run ---------------------------------------------------------------------------
 
 
-def run_on(run: Run, backend: str, env: dict[str, str]) -> bool:
+def open_log(run: Run, name: str) -> tuple[IO[str], Path]:
+    path = run.logs / f"{name}.log"
+    return path.open("a"), path
+
+
+def run_on(run: Run, name: str, backend: str, env: dict[str, str]) -> bool:
     started = time.monotonic()
-    say(f"{backend}: every cluster test, checker test, notebook and lab")
-    # tests of the local cluster's own machinery are not collected elsewhere (never skipped)
-    only = [] if backend == "local" else ["-m", "not local_only"]
-    rc = pytest(suite(backend), env, [*only, *run.pytest_args])
+    say(f"{name}: every cluster test, checker test, notebook and lab ({backend})")
+    log, path = open_log(run, name)
+    with log:
+        # tests of the local cluster's own machinery are not collected elsewhere (never skipped)
+        only = [] if name == "local" else ["-m", "not local_only"]
+        parallel, last = suite(backend)
+        rc = pytest(parallel, env, [*xdist(WORKERS), *only, *run.pytest_args], log)
+        if rc == 0 and last and name != "floor":
+            rc = pytest(last, env, [*only, *run.pytest_args], log)
     if rc == 5:
-        return run.record(backend, "FAILED", started, "pytest collected no tests")
-    return run.record(backend, "passed" if rc == 0 else "FAILED", started, f"pytest exit {rc}")
+        return run.record(name, "FAILED", started, "pytest collected no tests", path)
+    return run.record(name, "passed" if rc == 0 else "FAILED", started, f"pytest exit {rc}", path)
 
 
-def with_cluster(run: Run, backend: str, body) -> bool:
-    """Start (or reuse) ``backend``'s cluster, run ``body()``, stop it unless it was running."""
+def with_cluster(
+    run: Run, name: str, env: dict[str, str], body: Callable[[], bool], stop_others: bool = False
+) -> bool:
+    """Start (or reuse) the cluster ``env`` names, run ``body()``, stop it unless it was running.
+
+    ``stop_others``: a local cluster of another Kubernetes version is stopped first (the
+    local cluster has one state directory and one set of ports).
+    """
     started = time.monotonic()
-    was_running = cluster_cmd("running", backend) == 0
-    if cluster_cmd("up", backend) != 0:
-        return run.record(backend, "FAILED", started, "the cluster did not start")
+    log, path = open_log(run, f"{name}-cluster")
+    with log:
+        was_running = cluster_cmd("running", env, log) == 0
+        if stop_others and was_running:
+            cluster_cmd("down", env, log)
+            was_running = False
+        if cluster_cmd("up", env, log) != 0:
+            return run.record(name, "FAILED", started, "the cluster did not start", path)
     try:
         return body()
     finally:
-        if was_running or run.keep:
-            print(f"keeping the {backend} cluster running (make cluster-down stops it)")
-        else:
-            cluster_cmd("down", backend)
+        with path.open("a") as log:
+            if was_running or run.keep:
+                say(f"keeping the {name} cluster running (make cluster-down stops it)")
+            else:
+                cluster_cmd("down", env, log)
 
 
 def kubeconfig_run(run: Run) -> bool:
@@ -189,11 +254,11 @@ def kubeconfig_run(run: Run) -> bool:
 
     started = time.monotonic()
     try:
-        path = course_user_kubeconfig()
+        path = course_user_kubeconfig("local")
     except Exception as exc:  # one line: what failed
         return run.record("kubeconfig", "FAILED", started, f"no course-user kubeconfig: {exc}")
     env = env_for("kubeconfig", COURSE_KUBECONFIG=str(path))
-    return run_on(run, "kubeconfig", env)
+    return run_on(run, "kubeconfig", "kubeconfig", env)
 
 
 def workshop_run(run: Run) -> bool:
@@ -203,96 +268,135 @@ def workshop_run(run: Run) -> bool:
 
     started = time.monotonic()
     say(f"workshop: {LEARNERS} learners, every notebook and lab as a learner, at once")
-    os.environ["COURSE_BACKEND"] = "local"
-    try:
-        ws = Workshop(connect(start=False), "ci")
-        if ws.existing():
-            ws.down()
-        ws.up(LEARNERS, 2 * 3600)
-    except Exception as exc:  # one line: what failed
-        os.environ.pop("COURSE_BACKEND", None)
-        return run.record("workshop", "FAILED", started, f"workshop up failed: {exc}")
-    os.environ.pop("COURSE_BACKEND", None)
-    env = env_for("kubeconfig", WORKSHOP_KUBECONFIGS=str(ws.dir))
-    xdist = ["-n", str(LEARNERS), "--dist", "loadfile", "-m", "not local_only"]
-    rc = pytest(AS_COURSE_USER, env, [*xdist, *run.pytest_args])
-    board_ok = check_board(ws)
-    try:
-        proof = ws.down(wait=False)  # every kubeconfig 401; namespaces go on their own
-        print(proof.to_string(index=False))
-    except Exception as exc:
-        return run.record("workshop", "FAILED", started, f"workshop down: {exc}")
+    log, path = open_log(run, "workshop")
+    with log:
+        try:
+            ws = Workshop(connect(start=False, backend="local"), "ci")
+            if ws.existing():
+                ws.down()
+            ws.up(LEARNERS, 2 * 3600)
+        except Exception as exc:  # one line: what failed
+            return run.record("workshop", "FAILED", started, f"workshop up failed: {exc}", path)
+        env = env_for("kubeconfig", WORKSHOP_KUBECONFIGS=str(ws.dir))
+        args = [*xdist(LEARNERS), "-m", "not local_only", *run.pytest_args]
+        rc = pytest(AS_COURSE_USER, env, args, log)
+        board_ok = check_board(ws, log)
+        try:
+            proof = ws.down(wait=False)  # every credential 401; namespaces go on their own
+            log.write(proof.to_string(index=False) + "\n")
+        except Exception as exc:
+            return run.record("workshop", "FAILED", started, f"workshop down: {exc}", path)
     ok = rc == 0 and board_ok
-    return run.record("workshop", "passed" if ok else "FAILED", started, f"pytest exit {rc}")
+    why = f"pytest exit {rc}" + ("" if board_ok else ", the board misses a question")
+    return run.record("workshop", "passed" if ok else "FAILED", started, why, path)
 
 
-def check_board(ws) -> bool:
+def check_board(ws, log: IO[str]) -> bool:
     """The board shows what the checks recorded: every lab question solved by some learner."""
     from helpers.workshop.board import board, questions
 
     table = board(ws)
-    print(table.to_string())
-    unsolved = [q for q in questions() if not (table[q] == "✓").any()]
+    log.write(table.to_string() + "\n")
+    unsolved = [q for q in questions() if not table[q].isin(["✓", "✓?"]).any()]
     if unsolved:
-        print(f"error: the board shows no learner solving {', '.join(unsolved)}")
+        log.write(f"error: the board shows no learner solving {', '.join(unsolved)}\n")
     return not unsolved
+
+
+# -- the chains --------------------------------------------------------------------------
+
+
+def local_chain(run: Run, wanted: list[str]) -> None:
+    local_why = why_not_local()
+    mine = [b for b in ("local", "kubeconfig", "workshop", "floor") if b in wanted]
+    if local_why:
+        for name in mine:
+            run.record(name, "not run", time.monotonic(), local_why)
+        return
+    newest = [b for b in mine if b != "floor"]
+    if newest:
+        env = env_for("local")
+        env.pop(versions.ENV, None)
+
+        def on_newest() -> bool:
+            ok = True
+            if "local" in newest:
+                ok &= run_on(run, "local", "local", env)
+            if "kubeconfig" in newest:
+                ok &= kubeconfig_run(run)
+            if "workshop" in newest:
+                ok &= workshop_run(run)
+            return ok
+
+        with_cluster(run, "local", env, on_newest)
+    if "floor" in mine:
+        env = env_for("local", **{versions.ENV: FLOOR})
+        with_cluster(
+            run,
+            f"floor ({FLOOR})",
+            env,
+            lambda: run_on(run, "floor", "local", env),
+            stop_others=True,
+        )
+
+
+def kind_chain(run: Run, wanted: list[str]) -> None:
+    if "kind" not in wanted:
+        return
+    started = time.monotonic()
+    try:
+        kind_why = why_not_kind()
+    except RuntimeError as exc:
+        run.record("kind", "FAILED", started, str(exc))
+        return
+    if kind_why:
+        run.record("kind", "not run", started, kind_why)
+        return
+    env = env_for("kind")
+    env.pop(versions.ENV, None)
+    with_cluster(run, "kind", env, lambda: run_on(run, "kind", "kind", env))
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    wanted = os.environ.get("COURSE_TEST_BACKENDS", ",".join(ALL_BACKENDS))
-    parser.add_argument("--backends", default=wanted, help="comma-separated, in this order")
+    wanted = os.environ.get("COURSE_TEST_BACKENDS", ",".join(ALL_RUNS))
+    parser.add_argument("--backends", default=wanted, help="comma-separated runs")
     parser.add_argument("--no-offline", action="store_true", help="skip the no-cluster tests")
     args, pytest_args = parser.parse_known_args(argv)
-    backends = [b.strip() for b in args.backends.split(",") if b.strip()]
-    unknown = set(backends) - set(ALL_BACKENDS)
+    runs = [b.strip() for b in args.backends.split(",") if b.strip()]
+    unknown = set(runs) - set(ALL_RUNS)
     if unknown:
-        print(f"error: unknown backend(s) {sorted(unknown)}: use {', '.join(ALL_BACKENDS)}")
+        print(f"error: unknown run(s) {sorted(unknown)}: use {', '.join(ALL_RUNS)}")
         return 2
-    run = Run(keep=bool(os.environ.get("KEEP")), pytest_args=pytest_args)
-    t0 = time.monotonic()
+    logs = Path(tempfile.mkdtemp(prefix="sa-course-tests-"))
+    run = Run(keep=bool(os.environ.get("KEEP")), pytest_args=pytest_args, logs=logs)
+    say(f"logs of each run in {logs}")
 
     if not args.no_offline:
         started = time.monotonic()
         say("tests that need no cluster: helpers, doctests, the course's files")
-        rc = pytest(OFFLINE, dict(os.environ), pytest_args)
+        rc = pytest(OFFLINE, dict(os.environ), pytest_args, None)
         run.record("no cluster", "passed" if rc == 0 else "FAILED", started, f"pytest exit {rc}")
 
-    local_why = why_not_local()
-    on_local = ("local", "kubeconfig", "workshop")
-    if any(b in backends for b in on_local):
-        if local_why:
-            for name in on_local:
-                if name in backends:
-                    run.record(name, "not run", time.monotonic(), local_why)
-        else:
+    chains = [threading.Thread(target=c, args=(run, runs)) for c in (local_chain, kind_chain)]
+    if os.environ.get("COURSE_TEST_CONCURRENT", "1") == "0":
+        for t in chains:
+            t.start()
+            t.join()
+    else:
+        for t in chains:
+            t.start()
+        for t in chains:
+            t.join()
 
-            def local_and_kubeconfig() -> bool:
-                ok = True
-                if "local" in backends:
-                    ok &= run_on(run, "local", env_for("local"))
-                if "kubeconfig" in backends:
-                    ok &= kubeconfig_run(run)
-                if "workshop" in backends:
-                    ok &= workshop_run(run)
-                return ok
-
-            with_cluster(run, "local", local_and_kubeconfig)
-
-    if "kind" in backends:
-        started = time.monotonic()
-        try:
-            kind_why = why_not_kind()
-        except RuntimeError as exc:
-            run.record("kind", "FAILED", started, str(exc))
-        else:
-            if kind_why:
-                run.record("kind", "not run", started, kind_why)
-            else:
-                with_cluster(run, "kind", lambda: run_on(run, "kind", env_for("kind")))
-
-    say(f"summary ({(time.monotonic() - t0) / 60:.1f} min in all)")
     for o in run.outcomes:
+        if o.status == "FAILED" and o.log and o.log.is_file():
+            lines = o.log.read_text(errors="replace").splitlines()
+            say(f"{o.name} FAILED: the last {min(len(lines), 250)} lines of {o.log}")
+            print("\n".join(lines[-250:]), flush=True)
+    say(f"summary ({(time.monotonic() - run.t0) / 60:.1f} min in all)")
+    order = {n: i for i, n in enumerate(("no cluster", *ALL_RUNS))}
+    for o in sorted(run.outcomes, key=lambda o: order.get(o.name, 99)):
         print(f"  {o.name:<12} {o.status:<8} {o.seconds / 60:5.1f} min  {o.why}")
     failed = [o for o in run.outcomes if o.status == "FAILED"]
     ran = [o for o in run.outcomes if o.status == "passed"]
@@ -303,5 +407,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(ROOT / "tests"))
     sys.exit(main())

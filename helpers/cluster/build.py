@@ -151,13 +151,22 @@ _GO_RE = re.compile(r"^go\s+(\S+)\s*$", re.MULTILINE)
 _GODEBUG_RE = re.compile(r"^godebug\s+.*$", re.MULTILINE)
 
 
+#: etcd 3.5's go.mod "replaces" modules it must never import with this directory: a guard.
+_GUARD = "FORBIDDEN_DEPENDENCY"
+
+
 def relative_replaces(gomod: str) -> list[str]:
     """Modules that an upstream go.mod replaces with a relative path (its siblings).
 
-    >>> relative_replaces("replace (\\n\\tk8s.io/api => ./staging/src/k8s.io/api\\n)\\n")
+    A replace with etcd's guard directory (``go.etcd.io/etcd => ./FORBIDDEN_DEPENDENCY``)
+    is not a sibling.
+
+    >>> relative_replaces("replace (\\n\\tk8s.io/api => ./staging/src/k8s.io/api\\n"
+    ...                   "\\tgo.etcd.io/etcd => ./FORBIDDEN_DEPENDENCY\\n)\\n")
     ['k8s.io/api']
     """
-    return sorted(set(_REPLACE_RE.findall(gomod)))
+    guarded = set(re.findall(rf"^\s*(\S+)\s+=>\s+\./{_GUARD}\s*$", gomod, re.MULTILINE))
+    return sorted(set(_REPLACE_RE.findall(gomod)) - guarded)
 
 
 def wrapper_gomod(build: GoBuild, upstream_gomod: str) -> str:

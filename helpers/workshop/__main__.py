@@ -138,7 +138,8 @@ def _run(args: argparse.Namespace) -> int:
                 )
                 print(checked.to_string())
     elif args.command == "down":
-        print(ws.down().to_string(index=False))
+        proof = ws.down()
+        print(proof.to_string(index=False) if not proof.empty else f"no workshop {ws.name} here")
     return 0
 
 

@@ -182,6 +182,7 @@ def test_deny_by_default_refuses_anonymous_even_with_rbac_on_its_side(ws, course
     course.rbac.create_cluster_role_binding(
         crb(name, "cluster-admin", [{"apiGroup": RBAC, "kind": "User", "name": "system:anonymous"}])
     )
+    _until_allowed(course, "system:anonymous", ["system:unauthenticated"], target)
     try:
         as_anonymous = client.ApiClient(course.api.configuration)
         as_anonymous.set_default_header("Impersonate-User", "system:anonymous")
@@ -201,6 +202,23 @@ def test_deny_by_default_refuses_anonymous_even_with_rbac_on_its_side(ws, course
         course.rbac.delete_cluster_role_binding(name)
 
 
+def _until_allowed(course: Course, user: str, groups: list[str], namespace: str) -> None:
+    """Wait until RBAC's informers have seen a new binding (about a second)."""
+    spec = client.V1SubjectAccessReviewSpec(
+        user=user,
+        groups=groups,
+        resource_attributes=client.V1ResourceAttributes(
+            verb="patch", resource="namespaces", name=namespace
+        ),
+    )
+    deadline = time.monotonic() + 15
+    while not course.authz.create_subject_access_review(
+        client.V1SubjectAccessReview(spec=spec)
+    ).status.allowed:
+        assert time.monotonic() < deadline, "the binding never took effect"
+        time.sleep(0.2)
+
+
 def test_deny_by_default_refuses_any_other_account(ws, course: Course, namespace: str) -> None:
     """An account the instructor never named — even one with cluster-admin — is refused."""
     _, learners = ws
@@ -214,6 +232,7 @@ def test_deny_by_default_refuses_any_other_account(ws, course: Course, namespace
             [{"kind": "ServiceAccount", "name": "ops", "namespace": namespace}],
         )
     )
+    _until_allowed(course, f"system:serviceaccount:{namespace}:ops", [], target)
     try:
         token = course.core.create_namespaced_service_account_token(
             "ops",

@@ -1,0 +1,59 @@
+"""How pytest-xdist shares the course's tests between workers (``tests/run.py`` runs them).
+
+Every notebook, lab and cluster-test module makes its own namespaces, so they run side by
+side — except the ones that share a course namespace: notebooks 01 and 04-07 all work in
+the article's ``controller-ns``, and each lab runs in the same namespace in ``labs/`` and in
+``tests/labs/test_labs_solved.py``. With ``--dist loadgroup`` each such family goes to one
+worker, one after another (:func:`group`); everything else is kept together by its file,
+so a notebook's cells share one kernel and a module's fixtures one process.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+
+def _course_namespaces(kind: str, number: str) -> set[str]:
+    """The course namespaces notebook (or lab) ``number`` uses, from helpers.names."""
+    from helpers.names import NAMESPACES
+
+    found = set()
+    for namespace, owners in NAMESPACES.items():
+        words = owners.replace(",", " ").split()
+        if words and words[0].rstrip("s") == kind and number in words[1:]:
+            found.add(namespace)
+    return found
+
+
+def group(nodeid: str) -> str:
+    """The work unit of a test: a shared course namespace, else its file.
+
+    >>> group("notebooks/05_inside_the_pod.ipynb::Cell 3"), group("notebooks/12_x.ipynb::Cell 0")
+    ('ns-controller-ns', 'notebooks/12_x.ipynb')
+    >>> group("tests/labs/test_labs_solved.py::test_lab_solved[04_least_privilege_lab.ipynb]")
+    'ns-lab-04-rbac'
+    """
+    path = nodeid.split("::")[0]
+    name = Path(path).name
+    number, kind = "", ""
+    if match := re.match(r"(\d\d)_.*?(_lab)?\.ipynb$", name):
+        number, kind = match.group(1), "lab" if match.group(2) else "notebook"
+    elif name == "test_labs_solved.py" and (found := re.search(r"\[(\d\d)_", nodeid)):
+        number, kind = found.group(1), "lab"
+    shared = sorted(_course_namespaces(kind, number)) if number else []
+    return f"ns-{shared[0]}" if shared else path
+
+
+def pytest_xdist_make_scheduler(config: Any, log: Any) -> Any:
+    """``--dist loadgroup``: one work unit per :func:`group`, in collection order."""
+    if config.getoption("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class CourseGroups(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return group(nodeid)
+
+    return CourseGroups(config, log)

@@ -1,0 +1,169 @@
+"""``make test-versions``: every notebook and lab on the local cluster at every supported minor.
+
+For each Kubernetes minor the course supports (:data:`helpers.cluster.versions.RELEASES`,
+1.33 to 1.37) it starts the local cluster at that release (building it once, cached), runs
+every notebook, lab, checker test and cluster test that is not about one backend's
+machinery, and stops the cluster. The result — notebook × version, ``passed`` or the first
+failing cell — is written into the README between the ``versions`` markers, from this
+run (never typed by hand), with the date, the commit and the run's time.
+
+    python tests/matrix.py [--versions 1.33,1.37] [--no-readme] [pytest args …]
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+from collections import OrderedDict
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+from run import (  # noqa: E402
+    ON_A_CLUSTER,
+    WORKERS,
+    cluster_cmd,
+    env_for,
+    pytest,
+    say,
+    suite,
+    xdist,
+)
+
+from helpers.cluster import versions  # noqa: E402
+
+README = ROOT / "README.md"
+BEGIN, END = "<!-- versions -->", "<!-- /versions -->"
+#: Where the result of each run is kept (JUnit XML, one per minor), for the table.
+RESULTS = ROOT / ".test-versions"
+
+
+def _file_of(case: ET.Element) -> str:
+    """The notebook, lab or test module a JUnit test case belongs to."""
+    name = case.get("file") or case.get("classname", "").replace(".", "/")
+    name = name.split("::")[0]
+    for suffix in (".ipynb", ".py"):
+        if suffix in name:
+            return name[: name.index(suffix) + len(suffix)]
+    return name
+
+
+def results(xml: Path) -> OrderedDict[str, str]:
+    """file -> "passed" or the first failing item (``Cell 7``), from a JUnit XML file."""
+    out: OrderedDict[str, str] = OrderedDict()
+    for case in ET.parse(xml).iter("testcase"):
+        where = _file_of(case)
+        failed = case.find("failure") is not None or case.find("error") is not None
+        skipped = case.find("skipped") is not None
+        if where not in out:
+            out[where] = "passed"
+        if (failed or skipped) and out[where] == "passed":
+            label = case.get("name", "?")
+            out[where] = f"{'skipped' if skipped else 'failed'}: {label}"
+    return out
+
+
+def table(per_version: dict[str, OrderedDict[str, str]]) -> str:
+    """The README's markdown table: notebooks and labs by row, versions by column."""
+    rows: list[str] = []
+    for outcome in per_version.values():
+        for name in outcome:
+            if name.startswith(("notebooks/", "labs/")) and name not in rows:
+                rows.append(name)
+    rows.sort()
+    versions_ = list(per_version)
+    lines = [
+        "| | " + " | ".join(versions_) + " |",
+        "|---|" + "---|" * len(versions_),
+    ]
+    for name in rows:
+        cells = []
+        for v in versions_:
+            got = per_version[v].get(name, "not run")
+            cells.append("✓ passed" if got == "passed" else got)
+        lines.append(f"| [{Path(name).stem}]({name}) | " + " | ".join(cells) + " |")
+    others = []
+    for v in versions_:
+        tests = {k: r for k, r in per_version[v].items() if k.startswith("tests/")}
+        bad = [f"{Path(k).name} ({r})" for k, r in tests.items() if r != "passed"]
+        others.append("✓ all passed" if tests and not bad else ("; ".join(bad) or "not run"))
+    lines.append("| cluster and checker tests | " + " | ".join(others) + " |")
+    return "\n".join(lines)
+
+
+def write_readme(text: str) -> None:
+    readme = README.read_text()
+    if BEGIN not in readme or END not in readme:
+        raise SystemExit(f"README.md lacks the {BEGIN} … {END} markers")
+    head, rest = readme.split(BEGIN, 1)
+    _, tail = rest.split(END, 1)
+    README.write_text(f"{head}{BEGIN}\n{text}\n{END}{tail}")
+
+
+def commit() -> str:
+    out = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    )
+    return out.stdout.strip() or "?"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--versions", default=",".join(versions.RELEASES))
+    parser.add_argument("--no-readme", action="store_true", help="do not write the README")
+    args, pytest_args = parser.parse_known_args(argv)
+    wanted = [v.strip() for v in args.versions.split(",") if v.strip()]
+    RESULTS.mkdir(exist_ok=True)
+    t0 = time.monotonic()
+    per_version: dict[str, OrderedDict[str, str]] = {}
+    times: dict[str, float] = {}
+    ok = True
+    parallel, _ = suite("local")
+    assert parallel and all(p.split("/")[0] in {"tests", "notebooks", "labs"} for p in parallel)
+    assert set(ON_A_CLUSTER) - {"tests/cluster"} <= set(parallel)
+    for minor in wanted:
+        release = versions.resolve(minor)
+        started = time.monotonic()
+        env = env_for("local", **{versions.ENV: minor})
+        say(f"Kubernetes {release.kubernetes}: starting the local cluster")
+        cluster_cmd("down", env)
+        if cluster_cmd("up", env) != 0:
+            per_version[release.kubernetes] = OrderedDict(cluster="the cluster did not start")
+            ok = False
+            continue
+        xml = RESULTS / f"{minor}.xml"
+        say(f"Kubernetes {release.kubernetes}: every notebook, lab and cluster test")
+        rc = pytest(
+            parallel,
+            env,
+            [*xdist(WORKERS), "-m", "not local_only", f"--junitxml={xml}", *pytest_args],
+            None,
+        )
+        cluster_cmd("down", env)
+        ok &= rc == 0
+        per_version[release.kubernetes] = results(xml) if xml.is_file() else OrderedDict()
+        times[release.kubernetes] = time.monotonic() - started
+        minutes = times[release.kubernetes] / 60
+        say(f"Kubernetes {release.kubernetes}: pytest exit {rc} in {minutes:.1f} min")
+    text = table(per_version)
+    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    spent = ", ".join(f"{v} {s / 60:.1f} min" for v, s in times.items())
+    text += (
+        f"\n\n*Written by `make test-versions` on {when} at commit {commit()}: "
+        f"{(time.monotonic() - t0) / 60:.0f} min ({spent}), local cluster, "
+        f"{WORKERS} pytest-xdist workers.*"
+    )
+    print(text)
+    if not args.no_readme:
+        write_readme(text)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
