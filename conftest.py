@@ -28,12 +28,11 @@ def _course_namespaces(kind: str, number: str) -> set[str]:
 
 
 def group(nodeid: str) -> str:
-    """The work unit of a test: a shared course namespace, else its file.
+    """The work unit of a test: the (first) course namespace it works in, else its file.
 
-    >>> group("notebooks/05_inside_the_pod.ipynb::Cell 3"), group("notebooks/12_x.ipynb::Cell 0")
-    ('ns-controller-ns', 'notebooks/12_x.ipynb')
-    >>> group("tests/labs/test_labs_solved.py::test_lab_solved[04_least_privilege_lab.ipynb]")
-    'ns-lab-04-rbac'
+    Notebook 05's cells are in ``ns-controller-ns``, notebook 12's in its own file's unit;
+    ``test_labs_solved.py::test_lab_solved[04_…]`` joins lab 04 in ``ns-lab-04-rbac``
+    (tests/unit/test_xdist_groups.py).
     """
     path = nodeid.split("::")[0]
     name = Path(path).name

@@ -1,0 +1,40 @@
+"""The root conftest.py's work units for pytest-xdist: shared namespaces run on one worker."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+spec = importlib.util.spec_from_file_location("root_conftest", ROOT / "conftest.py")
+assert spec and spec.loader
+root_conftest = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(root_conftest)
+group = root_conftest.group
+
+
+def test_notebooks_of_the_articles_namespace_share_one_worker() -> None:
+    units = {
+        group(f"notebooks/{n}::Cell 0")
+        for n in (
+            "01_service_accounts.ipynb",
+            "04_rbac.ipynb",
+            "05_inside_the_pod.ipynb",
+            "06_pod_calls_the_api.ipynb",
+            "07_token_review.ipynb",
+        )
+    }
+    assert units == {"ns-controller-ns"}
+
+
+def test_a_lab_and_its_solved_run_share_one_worker() -> None:
+    solved = "tests/labs/test_labs_solved.py::test_lab_solved[04_least_privilege_lab.ipynb]"
+    assert group(solved) == group("labs/04_least_privilege_lab.ipynb::Cell 3") == "ns-lab-04-rbac"
+
+
+def test_everything_else_by_its_file() -> None:
+    # a notebook of its own namespace is a unit of its own
+    assert group("notebooks/12_who_can_become_a_service_account.ipynb::Cell 4") == "ns-become-ns"
+    assert group("tests/cluster/test_workshop.py::test_status") == "tests/cluster/test_workshop.py"
+    every = sorted(p.name for p in (ROOT / "notebooks").glob("*.ipynb"))
+    assert every, "notebooks found"
