@@ -1,9 +1,10 @@
 """``make bench``: how fast the course's clusters build and start, and their memory.
 
-Restarts the local cluster and, where Docker answers, re-creates the kind cluster (it
-says so first), and prints both side by side. The cold build is measured when it really
-happens (first ``up`` on a machine) and recorded in the cache; ``--cold`` wipes the build
-cache and measures it again (10–20 minutes on 2 cores).
+Restarts the local cluster at the oldest Kubernetes the course supports and at the newest,
+and, where Docker answers, re-creates the kind cluster (it says so first), and prints them
+side by side; the local cluster is left running at the newest. The cold build is measured
+when it really happens (first ``up`` on a machine) and recorded in the cache; ``--cold``
+wipes the build cache and measures it again (10–20 minutes on 2 cores).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import time
 
 import pandas as pd
 
-from . import build, config, host
+from . import build, config, host, versions
 from .errors import ClusterError
 from .firstpod import first_pod_seconds
 from .local import LocalCluster, _rss_mib
@@ -51,8 +52,12 @@ def warm_setup_seconds() -> float:
     return time.monotonic() - started
 
 
-def run_local(cold: bool = False) -> dict[str, float | None]:
-    """Restart the local cluster (and rebuild with ``cold``) and measure it."""
+def run_local(cold: bool = False, version: str | None = None) -> dict[str, float | None]:
+    """Restart the local cluster at ``version`` (default: the newest; rebuild with ``cold``)."""
+    if version:
+        os.environ[versions.ENV] = version
+    else:
+        os.environ.pop(versions.ENV, None)
     layout = config.Layout()
     results: dict[str, float | None] = dict.fromkeys(TARGETS)
     cluster = LocalCluster(layout, Progress(quiet=True))
@@ -94,7 +99,8 @@ def table(results: dict[str, dict[str, float | None]]) -> pd.DataFrame:
         for backend, figures in results.items():
             row[backend] = _fmt(name, figures.get(name))
         target = TARGETS.get(name)
-        local = results.get("local", {}).get(name)
+        newest = next((k for k in results if k.startswith("local") and _newest(k)), "")
+        local = results.get(newest, {}).get(name)
         row["target (local)"] = _fmt(name, target)
         row["met"] = (
             "—" if local is None or target is None else ("yes" if local <= target else "NO")
@@ -109,7 +115,9 @@ def run(cold: bool = False, backends: tuple[str, ...] = ("local", "kind")) -> pd
 
     results: dict[str, dict[str, float | None]] = {}
     if "local" in backends:
-        results["local"] = run_local(cold)
+        floor = ".".join(map(str, versions.FLOOR))
+        results[f"local {versions.resolve(floor).kubernetes}"] = run_local(version=floor)
+        results[f"local {versions.resolve('').kubernetes}"] = run_local(cold)
     if "kind" in backends:
         if docker_available():
             from .bench_kind import run_kind
@@ -119,6 +127,10 @@ def run(cold: bool = False, backends: tuple[str, ...] = ("local", "kind")) -> pd
             print("bench: no Docker engine answers: the kind column is left out", flush=True)
     (config.Layout().cache / "bench.json").write_text(json.dumps(results, indent=2))
     return table(results)
+
+
+def _newest(column: str) -> bool:
+    return column.endswith(versions.resolve("").kubernetes)
 
 
 def _fmt(name: str, value: float | None) -> str:
