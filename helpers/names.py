@@ -132,9 +132,14 @@ def prefix_of_kubeconfig(path: Path) -> str:
     return str(kubeconfig_extension(path).get("prefix") or "")
 
 
+def _backend() -> str:
+    """``COURSE_BACKEND`` as the cluster layer reads it (``Kubeconfig`` is ``kubeconfig``)."""
+    return os.environ.get("COURSE_BACKEND", "").strip().lower()
+
+
 def workshop() -> str:
     """The workshop this process's kubeconfig was handed out by (its name), or ''."""
-    if os.environ.get("COURSE_BACKEND") != "kubeconfig":
+    if _backend() != "kubeconfig":
         return ""
     from .cluster.existing import kubeconfig_path
 
@@ -153,7 +158,7 @@ def _prefix(explicit: str | None, backend: str, kubeconfig: str) -> str:
 
 def prefix() -> str:
     """This process's prefix: ``COURSE_PREFIX``, else the workshop kubeconfig's, else ''."""
-    backend = os.environ.get("COURSE_BACKEND", "")
+    backend = _backend()
     kubeconfig = ""
     if backend == "kubeconfig":
         from .cluster.existing import kubeconfig_path

@@ -246,6 +246,59 @@ def visible_cells(nb: nbformat.NotebookNode) -> int:
     return sum(not is_folded(cell) for cell in nb.cells)
 
 
+#: Calls that change the cluster: a folded cell ("only checks") must make none of them.
+#: Reviews and token requests create nothing that lasts, so they may check.
+_CHANGES = re.compile(
+    r"^(delete_|patch_|replace_|create_(?!namespaced_service_account_token$|token$"
+    r"|token_review$|subject_access_review$|self_subject|local_subject_access_review$))"
+    r"|^(fresh_namespace|delete_namespace|exec_in_pod|run_pod|empty|clean_up|cleanup)$"
+)
+_KUBECTL_CHANGES = re.compile(r"\b(apply|delete|create|patch|label|annotate|exec|replace|edit)\b")
+
+
+def folded_changes(nb: nbformat.NotebookNode) -> list[str]:
+    """Folded cells that change the cluster: ``"cell N: call"`` each (folded means *only checks*).
+
+    >>> cells = [nbformat.v4.new_code_cell(s) for s in ("assert api.read_x()",
+    ...          "assert 1\\ncourse.delete_namespace(NS)", "%%bash\\nkubectl apply -f x")]
+    >>> for c in cells:
+    ...     c.metadata = {"jupyter": {"source_hidden": True}, "tags": ["check"]}
+    >>> folded_changes(nbformat.v4.new_notebook(cells=cells))
+    ['cell 1: delete_namespace', 'cell 2: kubectl apply']
+    """
+    problems = []
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type != "code" or not is_folded(cell):
+            continue
+        if cell.source.lstrip().startswith("%%bash"):
+            for line in cell.source.splitlines():
+                if "kubectl" in line and (
+                    m := _KUBECTL_CHANGES.search(line.split("kubectl", 1)[1])
+                ):
+                    problems.append(f"cell {index}: kubectl {m.group(1)}")
+            continue
+        tree = _parse(cell)
+        for node in ast.walk(tree) if tree else ():
+            if not isinstance(node, ast.Call):
+                continue
+            name = (
+                node.func.attr
+                if isinstance(node.func, ast.Attribute)
+                else getattr(node.func, "id", "")
+            )
+            if _CHANGES.search(name) or (
+                name == "kubectl"
+                and any(
+                    isinstance(a, ast.Constant)
+                    and isinstance(a.value, str)
+                    and _KUBECTL_CHANGES.fullmatch(a.value)
+                    for a in node.args
+                )
+            ):
+                problems.append(f"cell {index}: {name}")
+    return problems
+
+
 def names_from_checks(nb: nbformat.NotebookNode) -> list[str]:
     """Unfolded cells that use a name only a folded cell binds: ``"cell N: name"`` each.
 

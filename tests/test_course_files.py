@@ -64,6 +64,40 @@ def test_folded_cells_hand_nothing_on(path: Path) -> None:
     )
 
 
+@pytest.mark.parametrize("path", ALL, ids=lambda p: p.name)
+def test_folded_cells_only_check(path: Path) -> None:
+    """A folded ✓ cell is skipped by a reader and stops at its first failed assert: a step
+    that changes the cluster must be visible, never hidden in one."""
+    nb = nbformat.read(path, as_version=4)
+    changes = nav.folded_changes(nb)
+    assert not changes, f"{path.name}: folded cells change the cluster: {'; '.join(changes)}"
+
+
+_GA = re.compile(r"\bGA(?: in| since| from)? (?:Kubernetes )?(1\.\d+)")
+
+
+@pytest.mark.parametrize("path", ALL, ids=lambda p: p.name)
+def test_a_feature_has_one_ga_date(path: Path) -> None:
+    """Where a notebook names a feature gate and a GA release in one sentence, the release is
+    the one ``helpers.facts.FEATURES`` gives (the one place each date is written)."""
+    from helpers.facts import FEATURES
+
+    nb = nbformat.read(path, as_version=4)
+    text = " ".join(c.source for c in nb.cells)
+    wrong = []
+    for sentence in re.split(r"(?<=[.;:|])\s+|\n\n", text):
+        for feature in FEATURES.values():
+            if not feature.gate or feature.gate not in sentence:
+                continue
+            others = [f.gate for f in FEATURES.values() if f.gate and f.gate in sentence]
+            if len(others) > 1:
+                continue  # two gates in one sentence: the dates cannot be told apart
+            for ga in _GA.findall(sentence):
+                if not feature.ga or ga != ".".join(map(str, feature.ga)):
+                    wrong.append(f"{feature.gate}: GA {ga} in {sentence.strip()[:80]!r}")
+    assert not wrong, f"{path.name}: " + "; ".join(wrong)
+
+
 def test_navigation_and_contents_are_in_step() -> None:
     problems = nav.sync(ROOT, check=True)
     assert not problems, "run `python -m helpers.nav`: " + "; ".join(problems)

@@ -131,3 +131,23 @@ def test_cells_take_course_names_from_the_helper(path: Path) -> None:
             if WORD.search(code):
                 found.setdefault(i, []).append(line.strip())
     assert not found, f"{path.name}: write names with ns(…) or $VARS: {found}"
+
+
+@pytest.mark.parametrize("spelling", ["kubeconfig", "Kubeconfig", " KUBECONFIG ", "kubeconfig\n"])
+def test_the_prefix_follows_the_backend_however_it_is_spelled(
+    spelling: str, tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """COURSE_BACKEND=Kubeconfig picks the kubeconfig backend; it must keep the prefix too."""
+    from helpers.cluster import wanted_backend
+    from helpers.workshop import kubeconfigs
+
+    path = kubeconfigs.write(
+        tmp_path / "ws9-03.kubeconfig",
+        kubeconfigs.kubeconfig("https://h:6443", b"CA", "t", "ws9-03", workshop="ws9"),
+    )
+    monkeypatch.setenv("COURSE_BACKEND", spelling)
+    monkeypatch.setenv("COURSE_KUBECONFIG", str(path))
+    monkeypatch.delenv("COURSE_PREFIX", raising=False)
+    names._prefix.cache_clear()
+    assert wanted_backend() == "kubeconfig"
+    assert names.prefix() == "ws9-03" and names.workshop() == "ws9"
