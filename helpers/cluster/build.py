@@ -25,6 +25,7 @@ from pathlib import Path
 
 from . import config, versions
 from .errors import ClusterError
+from .locks import file_lock
 from .progress import Progress
 
 MIN_GO = (1, 26)
@@ -292,6 +293,14 @@ def ensure_built(build: GoBuild, layout: config.Layout, progress: Progress) -> B
     built = Built(build, out, {n: out / n for n in build.binaries})
     if is_built(build, layout):
         return built
+    lock = layout.cache / "locks" / f"build-{build.key}.lock"
+    with file_lock(lock, f"building {build.name} {build.version}", progress):
+        if not is_built(build, layout):  # the other process may have just built it
+            _build(build, layout, progress, out)
+    return built
+
+
+def _build(build: GoBuild, layout: config.Layout, progress: Progress, out: Path) -> None:
     go_version_string()
     for d in (layout.gomodcache, layout.gocache, layout.src, out, layout.cache / "logs"):
         d.mkdir(parents=True, exist_ok=True)
@@ -310,7 +319,6 @@ def ensure_built(build: GoBuild, layout: config.Layout, progress: Progress) -> B
         _compile(build, src, out, env, log, total, progress)
         (out / STAMP).write_text(recipe_hash(build, gomod) + "\n")
     _record_build_time(layout, build, time.monotonic() - started)
-    return built
 
 
 def _times_file(layout: config.Layout) -> Path:

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from . import config
 from .errors import ClusterError
+from .locks import APT_LOCK, file_lock
 from .progress import Progress
 
 CGROUP_MOUNT = Path("/sys/fs/cgroup")
@@ -98,7 +99,13 @@ def ensure_packages(progress: Progress, only: Iterable[str] | None = None) -> No
             f"The local cluster needs {', '.join(missing)} and this machine has no apt-get: "
             "install them with your package manager and retry."
         )
-    with progress.stage(f"installing Debian packages: {' '.join(missing)}"):
+    with (
+        file_lock(APT_LOCK, "installing Debian packages", progress),
+        progress.stage(f"installing Debian packages: {' '.join(missing)}"),
+    ):
+        missing = missing_packages(only)  # the other process may have installed them
+        if not missing:
+            return
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
         cmd = ["apt-get", "install", "-y", "-q", "--no-install-recommends", *missing]
         proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)

@@ -22,6 +22,7 @@ from pathlib import Path
 from . import build, config, images
 from .debian import ensure_rootfs, rootfs_key
 from .images import Entry, HostFile
+from .locks import file_lock
 from .progress import Progress
 
 __all__ = ["PACKAGES", "TOOLS_IMAGE", "ensure_pod_images", "ensure_tools_image", "recipe"]
@@ -119,7 +120,8 @@ def ensure_tools_image(layout: config.Layout, progress: Progress) -> Path:
 
 def ensure_pod_images(layout: config.Layout, progress: Progress) -> dict[str, Path]:
     """Every image the course's Pods run (pause, busybox, tools); tag -> docker-archive."""
-    return {
-        **images.ensure_images(layout, progress),
-        TOOLS_IMAGE: ensure_tools_image(layout, progress),
-    }
+    with file_lock(layout.cache / "locks" / "pod-images.lock", "writing the Pod images", progress):
+        return {
+            **images.ensure_images(layout, progress),
+            TOOLS_IMAGE: ensure_tools_image(layout, progress),
+        }
