@@ -92,7 +92,7 @@ class Course:
         cfg.verify_ssl = base.verify_ssl
         cfg.api_key = {"authorization": raw}
         cfg.api_key_prefix = {"authorization": "Bearer"}
-        return client.ApiClient(cfg)
+        return with_timeouts(client.ApiClient(cfg))
 
     def get_raw(self, path: str, token: Token | str | None = None) -> bytes:
         """GET a non-resource path (e.g. ``/openid/v1/jwks``) as admin, or with ``token``."""
@@ -111,20 +111,30 @@ class Course:
         return data
 
     # -- kubectl -------------------------------------------------------------------------
-    def kubectl(self, *args: str, input: str | None = None, check: bool = True) -> str:
+    def kubectl(
+        self, *args: str, input: str | None = None, check: bool = True, timeout: float = 120
+    ) -> str:
         """Run kubectl against the course cluster and return its output (stdout+stderr).
 
         With ``check=True`` a non-zero exit raises a ``RuntimeError`` carrying kubectl's
-        own message (one line per problem, as kubectl prints it).
+        own message (one line per problem, as kubectl prints it). A kubectl that has not
+        finished after ``timeout`` seconds is stopped: a ClusterError says so.
         """
-        proc = subprocess.run(
-            [str(_kubectl()), *args],
-            input=input,
-            capture_output=True,
-            text=True,
-            env={**os.environ, "KUBECONFIG": str(self.kubeconfig)},
-            check=False,
-        )
+        try:
+            proc = subprocess.run(
+                [str(_kubectl()), *args],
+                input=input,
+                capture_output=True,
+                text=True,
+                env={**os.environ, "KUBECONFIG": str(self.kubeconfig)},
+                check=False,
+                timeout=timeout,
+            )
+        except subprocess.TimeoutExpired:
+            raise ClusterError(
+                f"`kubectl {' '.join(args)}` had not finished after {timeout:.0f} s: check that "
+                "the cluster answers (`make cluster-status`) and run the cell again."
+            ) from None
         out = proc.stdout + proc.stderr
         if check and proc.returncode != 0:
             raise RuntimeError(f"kubectl {' '.join(args)} failed: {out.strip()}")
@@ -203,7 +213,7 @@ class Course:
 
     def reconnect(self) -> None:
         """Reload the kubeconfig (after the cluster was restarted with fresh keys)."""
-        self.api = config.new_client_from_config(config_file=str(self.kubeconfig))
+        self.api = with_timeouts(config.new_client_from_config(config_file=str(self.kubeconfig)))
         for name in ("core", "rbac", "authn", "authz", "control_plane"):
             self.__dict__.pop(name, None)
 
@@ -235,9 +245,43 @@ def _answers(api: client.ApiClient) -> bool:
         return False
 
 
+#: Every API request of the course gives up after this long (connect, read) unless it says
+#: otherwise (``_request_timeout=``): nothing waits for ever on a cluster that stopped answering.
+REQUEST_TIMEOUT = (10.0, 120.0)
+
+
+def with_timeouts(api: client.ApiClient, timeout: tuple[float, float] = REQUEST_TIMEOUT):
+    """``api``, whose requests without a ``_request_timeout`` get ``timeout``; a request
+    that times out raises a ClusterError naming the server, in one sentence."""
+    import urllib3
+
+    rest = api.rest_client
+    if getattr(rest, "_sa_course_timeout", None):
+        return api
+    original = rest.request
+
+    def request(*args, _request_timeout=None, **kwargs):  # type: ignore[no-untyped-def]
+        try:
+            return original(*args, _request_timeout=_request_timeout or timeout, **kwargs)
+        except (urllib3.exceptions.TimeoutError, urllib3.exceptions.MaxRetryError) as exc:
+            if isinstance(exc, urllib3.exceptions.MaxRetryError) and not isinstance(
+                exc.reason, urllib3.exceptions.TimeoutError
+            ):
+                raise
+            raise ClusterError(
+                f"The API server at {api.configuration.host} did not answer within "
+                f"{_request_timeout or timeout[1]} s: check that the cluster runs "
+                "(`make cluster-status`) and run the cell again."
+            ) from None
+
+    rest.request = request
+    rest._sa_course_timeout = timeout
+    return api
+
+
 def _client(kubeconfig: Path, backend: str) -> client.ApiClient:
     try:
-        return config.new_client_from_config(config_file=str(kubeconfig))
+        return with_timeouts(config.new_client_from_config(config_file=str(kubeconfig)))
     except Exception as exc:  # the kubernetes client raises ConfigException, ValueError, …
         raise ClusterError(
             f"The kubeconfig of the {backend} backend ({kubeconfig}) cannot be used "

@@ -20,7 +20,7 @@ from kubernetes.client.exceptions import ApiException
 from .. import facts, names, preflight
 from ..cluster.config import TOOLS_IMAGE
 from ..cluster.errors import ClusterError
-from ..course import Course
+from ..course import Course, with_timeouts
 from ..preflight import ANY_NAMESPACE
 from . import shares
 
@@ -166,7 +166,7 @@ def learner(kubeconfig: str | Path) -> list[Line]:
     path = Path(kubeconfig).expanduser()
     prefix = names.prefix_of_kubeconfig(path)
     try:
-        api = config.new_client_from_config(config_file=str(path))
+        api = with_timeouts(config.new_client_from_config(config_file=str(path)))
     except Exception as exc:
         return [Line(False, f"kubeconfig {path} cannot be used: {exc}")]
     lines = [Line(None, f"prefix {prefix or '(none)'} from {path}")]

@@ -295,3 +295,28 @@ def test_a_notebook_shows_the_refusal_in_one_line() -> None:
     assert err._render_traceback_() == [
         'Forbidden: 403 Forbidden: secrets is forbidden: User "x" cannot list resource "secrets"'
     ]
+
+
+def test_a_request_that_hangs_is_one_sentence_not_a_hang() -> None:
+    """Every course API client gives up (REQUEST_TIMEOUT) and says which server did not answer."""
+    import socket
+    import threading
+
+    from kubernetes import client
+
+    from helpers.cluster.errors import ClusterError
+    from helpers.course import with_timeouts
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    port = listener.getsockname()[1]
+    accepted = []
+    threading.Thread(target=lambda: accepted.append(listener.accept()), daemon=True).start()
+    cfg = client.Configuration()
+    cfg.host = f"http://127.0.0.1:{port}"
+    api = with_timeouts(client.ApiClient(cfg), timeout=(1.0, 0.5))
+    assert with_timeouts(api) is api, "wrapping twice is a no-op"
+    with pytest.raises(ClusterError, match=rf"127.0.0.1:{port} did not answer within"):
+        client.VersionApi(api).get_code()
+    listener.close()
