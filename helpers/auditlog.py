@@ -8,7 +8,9 @@ says so instead of guessing.
 
 Each line of the log is one JSON event (``audit.k8s.io/v1`` ``Event``). The course's own
 clusters log at ``Metadata`` level (``helpers.cluster.auditpolicy``): who, what, when, the
-answer and the annotations, never a body.
+answer and the annotations, no body. That is the policy's doing, not the API server's: at
+``Request`` it writes request bodies, at ``RequestResponse`` responses too, and redacts
+nothing. :func:`policy_level` says which level a policy gives one request.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
+import yaml
 
 from .cluster.errors import ClusterError
 
@@ -34,6 +37,7 @@ __all__ = [
     "audit_log",
     "events_table",
     "parse_lines",
+    "policy_level",
 ]
 
 #: ``user.extra`` key of every request made with a TokenRequest token: ``JTI=<jti>``.
@@ -95,7 +99,9 @@ class AuditLog:
 
 
 def _grep_here(needle: str, path: str) -> list[str]:
-    proc = subprocess.run(["grep", "-hF", "--", needle, path], capture_output=True, text=True)
+    proc = subprocess.run(
+        ["grep", "-hF", "--", needle, path], capture_output=True, text=True, timeout=120
+    )
     if proc.returncode > 1:
         raise ClusterError(f"Could not read the audit log {path}: {proc.stderr.strip()}")
     return proc.stdout.splitlines()
@@ -152,3 +158,83 @@ def events_table(events: Iterable[Event]) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows)
+
+
+def _resource_matches(
+    rule: dict[str, Any], group: str, resource: str, subresource: str, name: str, namespace: str
+) -> bool:
+    if rule.get("namespaces") and namespace not in rule["namespaces"]:
+        return False
+    if not rule.get("resources"):
+        return True
+    combined = f"{resource}/{subresource}" if subresource else resource
+    for gr in rule["resources"]:
+        if gr.get("group", "") not in (group, "*"):
+            continue
+        if not gr.get("resources"):
+            return True
+        if gr.get("resourceNames") and name not in gr["resourceNames"]:
+            continue
+        for res in gr["resources"]:
+            if res in (combined, "*"):
+                return True
+            if subresource and res.startswith("*/") and res[2:] == subresource:
+                return True
+            if res.endswith("/*") and res[:-2] == resource:
+                return True
+    return False
+
+
+def policy_level(
+    policy: str | dict[str, Any],
+    *,
+    verb: str,
+    resource: str = "",
+    group: str = "",
+    subresource: str = "",
+    name: str = "",
+    namespace: str = "",
+    user: str = "",
+    groups: Iterable[str] = (),
+    path: str = "",
+) -> str:
+    """The level an audit policy gives one request: its first matching rule's, else ``None``.
+
+    The rules match as kube-apiserver matches them (``apiserver/pkg/audit/policy/checker.go``,
+    Kubernetes 1.33–1.37): users, user groups, verbs, then namespaces and resources (with
+    ``resource/subresource``, ``*/subresource``, ``resource/*``; the group ``*`` from 1.36)
+    or non-resource URLs.
+
+    >>> policy = {"rules": [{"level": "None", "verbs": ["watch"]},
+    ...     {"level": "Metadata", "resources": [{"group": "authentication.k8s.io",
+    ...                                          "resources": ["tokenreviews"]}]},
+    ...     {"level": "Request"}]}
+    >>> policy_level(policy, verb="create", group="authentication.k8s.io", resource="tokenreviews")
+    'Metadata'
+    >>> policy_level(policy, verb="create", resource="serviceaccounts", subresource="token")
+    'Request'
+    >>> policy_level({"rules": []}, verb="get", resource="secrets")
+    'None'
+    """
+    doc = yaml.safe_load(policy) if isinstance(policy, str) else policy
+    groups = list(groups)
+    for rule in (doc or {}).get("rules") or []:
+        if rule.get("users") and user not in rule["users"]:
+            continue
+        if rule.get("userGroups") and not set(groups) & set(rule["userGroups"]):
+            continue
+        if rule.get("verbs") and verb not in rule["verbs"]:
+            continue
+        if rule.get("namespaces") or rule.get("resources"):
+            if resource and _resource_matches(rule, group, resource, subresource, name, namespace):
+                return str(rule["level"])
+            continue
+        if rule.get("nonResourceURLs"):
+            if not resource and any(
+                spec in ("*", path) or (spec.endswith("*") and path.startswith(spec.rstrip("*")))
+                for spec in rule["nonResourceURLs"]
+            ):
+                return str(rule["level"])
+            continue
+        return str(rule["level"])
+    return "None"

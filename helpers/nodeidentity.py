@@ -10,6 +10,10 @@ this machine, ``kind`` in the node container), :func:`kubelet_client` finds the 
 kubeconfig from its own command line and builds a client from the credential it names.
 On an existing cluster (``kubeconfig``) a node's key is out of reach, rightly: it yields
 ``None``, and the course asks RBAC's sibling, a SubjectAccessReview, instead.
+:func:`kubelet_config` reads, the same way, the KubeletConfiguration the kubelet was started
+with (``--config``), e.g. whether it renews its own certificate (``rotateCertificates``).
+:func:`authorizers` names the API server's authorizers in order, from
+``--authorization-mode`` or from the file of ``--authorization-config``.
 
 The key is copied into a private temporary directory (0700, the files 0600) for as long as
 the ``with`` block lasts, and never printed.
@@ -20,7 +24,6 @@ from __future__ import annotations
 import base64
 import os
 import shutil
-import subprocess
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -31,6 +34,7 @@ from typing import TYPE_CHECKING
 import yaml
 from kubernetes import client
 
+from .cluster.controlplane import ControlPlane
 from .cluster.errors import ClusterError
 
 if TYPE_CHECKING:
@@ -39,10 +43,14 @@ if TYPE_CHECKING:
 __all__ = [
     "NODE_GROUP",
     "KubeletCredential",
+    "authorizers",
     "credential_from_kubeconfig",
     "kubeconfig_flag",
     "kubelet_client",
+    "kubelet_config",
+    "kubelet_flag",
     "node_user",
+    "parse_authorizers",
 ]
 
 #: The group of every node's identity (RBAC's ``system:node`` ClusterRole is not bound to it).
@@ -58,6 +66,23 @@ def node_user(node: str) -> str:
     return f"system:node:{node}"
 
 
+def kubelet_flag(argv: list[str], flag: str) -> str | None:
+    """The (last) value of ``flag`` on a kubelet's command line, or None.
+
+    >>> kubelet_flag(["kubelet", "--config=/c", "--kubeconfig", "/k"], "--kubeconfig")
+    '/k'
+    >>> kubelet_flag(["kubelet", "--config=/c"], "--config"), kubelet_flag(["kubelet"], "--config")
+    ('/c', None)
+    """
+    found = None
+    for i, arg in enumerate(argv):
+        if arg.startswith(flag + "="):
+            found = arg.split("=", 1)[1]
+        elif arg == flag and i + 1 < len(argv):
+            found = argv[i + 1]
+    return found
+
+
 def kubeconfig_flag(argv: list[str]) -> str:
     """The value of ``--kubeconfig`` on a kubelet's command line.
 
@@ -66,12 +91,55 @@ def kubeconfig_flag(argv: list[str]) -> str:
     >>> kubeconfig_flag(["kubelet", "--kubeconfig", "/k"])
     '/k'
     """
-    for i, arg in enumerate(argv):
-        if arg.startswith("--kubeconfig="):
-            return arg.split("=", 1)[1]
-        if arg == "--kubeconfig" and i + 1 < len(argv):
-            return argv[i + 1]
-    raise ClusterError("The kubelet runs without --kubeconfig: it has no API credential to show.")
+    found = kubelet_flag(argv, "--kubeconfig")
+    if found is None:
+        raise ClusterError(
+            "The kubelet runs without --kubeconfig: it has no API credential to show."
+        )
+    return found
+
+
+def parse_authorizers(
+    authorization_mode: str | None, authorization_config: str | None = None
+) -> list[str]:
+    """The authorizers named by ``--authorization-mode`` or an ``--authorization-config`` file.
+
+    The two flags are mutually exclusive; the file lists ``authorizers[].type`` in order.
+    Neither: kube-apiserver's default, ``AlwaysAllow``.
+
+    >>> parse_authorizers("Node,RBAC")
+    ['Node', 'RBAC']
+    >>> parse_authorizers(None, "kind: AuthorizationConfiguration\\n"
+    ...                         "authorizers: [{type: Node, name: node}, {type: RBAC, name: rbac}]")
+    ['Node', 'RBAC']
+    >>> parse_authorizers(None)
+    ['AlwaysAllow']
+    """
+    if authorization_mode:
+        return [m.strip() for m in authorization_mode.split(",") if m.strip()]
+    if authorization_config:
+        doc = yaml.safe_load(authorization_config) or {}
+        return [str(a.get("type")) for a in doc.get("authorizers") or []]
+    return ["AlwaysAllow"]
+
+
+def authorizers(cp: ControlPlane) -> list[str] | None:
+    """kube-apiserver's authorizers, in the order it asks them; ``None`` where it cannot be seen.
+
+    Read from ``--authorization-mode`` or, on an API server configured with
+    ``--authorization-config``, from that file.
+
+    >>> argv = ["kube-apiserver", "--authorization-mode=Node,RBAC"]
+    >>> authorizers(ControlPlane("local", "here", {"kube-apiserver": argv}))
+    ['Node', 'RBAC']
+    >>> authorizers(ControlPlane("kubeconfig", "")) is None
+    True
+    """
+    if not cp.visible:
+        return None
+    config_file = cp.value("kube-apiserver", "--authorization-config")
+    config = cp.read_public_file(config_file).decode() if config_file else None
+    return parse_authorizers(cp.value("kube-apiserver", "--authorization-mode"), config)
 
 
 @dataclass(frozen=True)
@@ -128,18 +196,29 @@ def _kind_kubelet() -> tuple[list[str], Callable[[str], bytes]]:
     from .cluster import kind
 
     def run(args: list[str]) -> bytes:
-        proc = subprocess.run(
-            ["docker", "exec", kind.NODE, *args], capture_output=True, check=False
-        )
+        proc = kind.node_exec(args)  # docker exec, with its timeout
         if proc.returncode != 0:
             raise ClusterError(
                 f"Could not read the kubelet's files in the kind node {kind.NODE} "
-                f"({proc.stderr.decode().strip()}): is the kind cluster running?"
+                f"({proc.stderr.strip()}): is the kind cluster running?"
             )
-        return proc.stdout
+        return proc.stdout.encode()
 
     raw = run(["sh", "-c", 'cat "/proc/$(pidof kubelet)/cmdline"'])
     return [a.decode() for a in raw.split(b"\0") if a], lambda path: run(["cat", path])
+
+
+def kubelet_config(course: Course) -> dict | None:
+    """The KubeletConfiguration the course cluster's kubelet was started with, or ``None``.
+
+    Read from the file its ``--config`` names, on the course's own clusters; ``None`` on an
+    existing cluster (its nodes are out of reach) or for a kubelet without ``--config``.
+    """
+    if course.backend not in ("local", "kind"):
+        return None
+    argv, read = _local_kubelet() if course.backend == "local" else _kind_kubelet()
+    path = kubelet_flag(argv, "--config")
+    return (yaml.safe_load(read(path)) or {}) if path else None
 
 
 @contextmanager

@@ -52,13 +52,23 @@ def previous_signing_key(course: Course) -> rsa.RSAPrivateKey | None:
     return key if isinstance(key, rsa.RSAPrivateKey) else None
 
 
-def signed_with(token: Token, key: rsa.RSAPrivateKey, *, warnafter: int | None = None) -> Token:
-    """``token``'s claims (with a fresh ``jti``) signed by ``key`` as kube-apiserver signs.
+def signed_with(
+    token: Token, key: rsa.RSAPrivateKey, *, warnafter: int | None = None, age: int = 0
+) -> Token:
+    """``token``'s claims signed by ``key`` as kube-apiserver signs: RS256, Kubernetes' ``kid``.
 
-    RS256, and the ``kid`` Kubernetes derives from the public key: the token the API server
-    would have issued had ``key`` still been its signing key. ``warnafter`` (Unix seconds)
-    sets ``kubernetes.io.warnafter``, the moment after which the API server calls a use
-    *stale*, as it does for the kubelet's extended tokens.
+    The token the API server would have issued had ``key`` still been its signing key. A
+    token with a ``jti`` gets a fresh one (each token the API server issues has its own);
+    a legacy token (no ``jti``) gets none, as kube-controller-manager writes none.
+
+    Args:
+        token: The token whose claims to copy (e.g. one the API server just issued).
+        key: The private key to sign with.
+        warnafter: Unix seconds: sets ``kubernetes.io.warnafter``, the moment after which
+            the API server calls a use *stale*, as it does for the kubelet's extended tokens.
+        age: Seconds to move the token into the past: ``iat``, ``nbf``, ``exp`` and
+            ``warnafter`` all shift back by this much, so the copy is the token the API
+            server would have issued ``age`` seconds earlier.
 
     >>> from cryptography.hazmat.primitives.asymmetric import rsa
     >>> key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -68,17 +78,42 @@ def signed_with(token: Token, key: rsa.RSAPrivateKey, *, warnafter: int | None =
     (True, True)
     >>> signed_with(original, key, warnafter=100).claims["kubernetes.io"]
     {'warnafter': 100}
+    >>> timed = Token(jwt.encode({"iat": 5000, "nbf": 5000, "exp": 9000,
+    ...                           "kubernetes.io": {"warnafter": 8607}}, key, algorithm="RS256"))
+    >>> older = signed_with(timed, key, age=4000).claims
+    >>> [older["iat"], older["nbf"], older["exp"], older["kubernetes.io"]["warnafter"]]
+    [1000, 1000, 5000, 4607]
+    >>> "jti" in older
+    False
     """
-    claims: dict[str, Any] = {**token.claims, "jti": str(uuid.uuid4())}
+    claims: dict[str, Any] = dict(token.claims)
+    if "jti" in claims:
+        claims["jti"] = str(uuid.uuid4())
+    private = dict(claims.get("kubernetes.io") or {})
     if warnafter is not None:
-        claims["kubernetes.io"] = {**claims.get("kubernetes.io", {}), "warnafter": warnafter}
+        private["warnafter"] = warnafter
+    if age:
+        for name in ("iat", "nbf", "exp"):
+            if name in claims:
+                claims[name] = int(claims[name]) - age
+        if "warnafter" in private:
+            private["warnafter"] = int(private["warnafter"]) - age
+    if private or "kubernetes.io" in claims:
+        claims["kubernetes.io"] = private
     kid = kid_of_public_key(key.public_key())
     return Token(jwt.encode(claims, key, algorithm="RS256", headers={"kid": kid}))
 
 
-def keys_table(jwks: dict[str, Any], signing_kid: str, files: dict[str, str]) -> pd.DataFrame:
+def keys_table(
+    jwks: dict[str, Any],
+    signing_kid: str,
+    files: dict[str, str],
+    legacy_kid: str | None = None,
+) -> pd.DataFrame:
     """One row per published key: its ``kid``, the file it comes from, whether it signs.
 
+    ``signing_kid`` is the kid of a fresh bound token (kube-apiserver's signing key);
+    ``legacy_kid``, if given, that of a fresh legacy token (kube-controller-manager's key).
     ``files`` maps a kid to its public key file where the control plane can be seen.
 
     >>> keys_table({"keys": [{"kid": "a", "kty": "RSA"}, {"kid": "b", "kty": "RSA"}]}, "b", {})
@@ -86,15 +121,15 @@ def keys_table(jwks: dict[str, Any], signing_kid: str, files: dict[str, str]) ->
       kid kty  signs new tokens public key file
     0   a RSA             False               —
     1   b RSA              True               —
+    >>> row = keys_table({"keys": [{"kid": "a"}, {"kid": "b"}]}, "b", {}, legacy_kid="b").iloc[1]
+    >>> bool(row["signs new tokens"]), bool(row["signs new legacy tokens"])
+    (True, True)
     """
-    return pd.DataFrame(
-        [
-            {
-                "kid": k["kid"],
-                "kty": k.get("kty"),
-                "signs new tokens": k["kid"] == signing_kid,
-                "public key file": files.get(k["kid"], "—"),
-            }
-            for k in jwks["keys"]
-        ]
-    )
+    rows = []
+    for k in jwks["keys"]:
+        row = {"kid": k["kid"], "kty": k.get("kty"), "signs new tokens": k["kid"] == signing_kid}
+        if legacy_kid is not None:
+            row["signs new legacy tokens"] = k["kid"] == legacy_kid
+        row["public key file"] = files.get(k["kid"], "—")
+        rows.append(row)
+    return pd.DataFrame(rows)

@@ -6,6 +6,7 @@ Errors are printed as one sentence (no traceback) and exit with status 1.
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
 
 from . import config, current, down, get_backend, host, kubeconfig, status, up
@@ -89,6 +90,14 @@ def main(argv: list[str] | None = None) -> int:
             progress.say(f"kind node image: {ensure_node_image(progress=progress)}")
     except ClusterError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except subprocess.TimeoutExpired as exc:
+        command = " ".join(map(str, exc.cmd[:3])) if isinstance(exc.cmd, list) else str(exc.cmd)
+        print(
+            f"error: `{command} …` did not finish within {exc.timeout:.0f} s: check what it "
+            "waits for (the network, Docker, the disk) and run the command again.",
+            file=sys.stderr,
+        )
         return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -48,7 +48,7 @@ def cluster_rss_mib(cluster: LocalCluster) -> float:
 def warm_setup_seconds() -> float:
     """Seconds for the no-op set-up of a warm machine: ``make build`` (venv, binaries, images)."""
     started = time.monotonic()
-    subprocess.run(["make", "-s", "build"], check=True, capture_output=True)
+    subprocess.run(["make", "-s", "build"], check=True, capture_output=True, timeout=3600)
     return time.monotonic() - started
 
 

@@ -46,6 +46,7 @@ def node_memory_mib(node: str) -> float:
         capture_output=True,
         text=True,
         check=False,
+        timeout=60,
     )
     if out.returncode != 0:
         raise ClusterError(f"`docker stats {node}` failed: {out.stderr.strip()}")

@@ -29,6 +29,8 @@ from .locks import file_lock
 from .progress import Progress
 
 MIN_GO = (1, 26)
+#: No compile of the course's builds takes an hour on 2 cores (Kubernetes: 7-15 minutes).
+BUILD_TIMEOUT = 3600
 STAMP = ".recipe"
 
 
@@ -222,7 +224,9 @@ def go_version_string() -> str:
             f"{MIN_GO[0]}.{MIN_GO[1]} or newer: install Go (https://go.dev/dl/), or use "
             "COURSE_BACKEND=kind (needs Docker) or COURSE_BACKEND=kubeconfig (an existing cluster)."
         )
-    out = subprocess.run(["go", "version"], capture_output=True, text=True, check=False).stdout
+    out = subprocess.run(
+        ["go", "version"], capture_output=True, text=True, check=False, timeout=60
+    ).stdout
     match = re.search(r"go(\d+)\.(\d+)", out)
     if not match or (int(match.group(1)), int(match.group(2))) < MIN_GO:
         raise ClusterError(
@@ -246,7 +250,9 @@ def go_env(layout: config.Layout) -> dict[str, str]:
 
 
 def _go(args: list[str], cwd: Path, env: dict[str, str], log: Path) -> str:
-    proc = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        args, cwd=cwd, env=env, capture_output=True, text=True, check=False, timeout=3600
+    )
     with log.open("a") as fh:
         fh.write(f"$ {' '.join(args)}\n{proc.stdout}{proc.stderr}\n")
     if proc.returncode != 0:
@@ -372,7 +378,12 @@ def _compile(
             fh.write(line)
             count += 1
             tail = [*tail[-11:], line.rstrip()]
-        rc = proc.wait()
+        try:
+            rc = proc.wait(timeout=BUILD_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            rc = -1
+            tail.append(f"(stopped: still compiling after {BUILD_TIMEOUT // 60} minutes)")
         done.set()
     if rc != 0:
         lines = "\n".join("    " + ln for ln in tail)

@@ -87,6 +87,7 @@ def ensure_rootfs(
                 stdout=fh,
                 stderr=subprocess.STDOUT,
                 check=False,
+                timeout=1800,
             )
         if proc.returncode != 0:
             raise ClusterError(

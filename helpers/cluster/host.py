@@ -108,10 +108,16 @@ def ensure_packages(progress: Progress, only: Iterable[str] | None = None) -> No
             return
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
         cmd = ["apt-get", "install", "-y", "-q", "--no-install-recommends", *missing]
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+        proc = subprocess.run(
+            cmd, capture_output=True, text=True, env=env, check=False, timeout=1800
+        )
         if proc.returncode != 0:
-            subprocess.run(["apt-get", "update", "-q"], capture_output=True, env=env, check=False)
-            proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+            subprocess.run(
+                ["apt-get", "update", "-q"], capture_output=True, env=env, check=False, timeout=600
+            )
+            proc = subprocess.run(
+                cmd, capture_output=True, text=True, env=env, check=False, timeout=1800
+            )
         if proc.returncode != 0:
             raise ClusterError(
                 f"Installing {' '.join(missing)} with apt-get failed "
@@ -137,7 +143,7 @@ def check_kernel() -> None:
     """overlayfs and the cgroup controllers the kubelet insists on must be there."""
     filesystems = Path("/proc/filesystems").read_text()
     if "overlay" not in filesystems:
-        subprocess.run(["modprobe", "overlay"], capture_output=True, check=False)
+        subprocess.run(["modprobe", "overlay"], capture_output=True, check=False, timeout=60)
         if "overlay" not in Path("/proc/filesystems").read_text():
             raise ClusterError(
                 "The kernel has no overlay filesystem, which containerd needs for container "
@@ -315,15 +321,19 @@ def unmount_all(path: Path) -> list[Path]:
         if not points:
             return []
         for point in points:
-            proc = subprocess.run(["umount", str(point)], capture_output=True, check=False)
+            proc = subprocess.run(
+                ["umount", str(point)], capture_output=True, check=False, timeout=60
+            )
             if proc.returncode != 0:
-                subprocess.run(["umount", "-l", str(point)], capture_output=True, check=False)
+                subprocess.run(
+                    ["umount", "-l", str(point)], capture_output=True, check=False, timeout=60
+                )
         time.sleep(0.05)
     return mounts_under(path)
 
 
 def _ip(args: list[str]) -> subprocess.CompletedProcess:
-    return subprocess.run(["ip", *args], capture_output=True, text=True, check=False)
+    return subprocess.run(["ip", *args], capture_output=True, text=True, check=False, timeout=60)
 
 
 def addresses_in(subnet: str) -> dict[str, str]:
@@ -371,7 +381,7 @@ def link_exists(name: str) -> bool:
 def delete_link(name: str) -> None:
     """Delete network interface ``name`` if it exists."""
     if link_exists(name):
-        subprocess.run(["ip", "link", "delete", name], capture_output=True, check=False)
+        subprocess.run(["ip", "link", "delete", name], capture_output=True, check=False, timeout=60)
 
 
 #: /proc/net tables, and the state that means "listening" (TCP LISTEN, unconnected UDP)
@@ -510,7 +520,7 @@ def nftables_usable() -> bool:
         return False
     # What kube-proxy itself tries first (knftables.New): a dry run of creating its table.
     cmd = [nft, "--check", "add", "table", "ip", config.KUBE_PROXY_TABLE]
-    return subprocess.run(cmd, capture_output=True, check=False).returncode == 0
+    return subprocess.run(cmd, capture_output=True, check=False, timeout=60).returncode == 0
 
 
 def iptables_usable() -> bool:
@@ -518,7 +528,7 @@ def iptables_usable() -> bool:
     if not shutil.which("iptables"):
         return False
     cmd = ["iptables", "-w", "5", "-t", "nat", "-S", "POSTROUTING"]
-    return subprocess.run(cmd, capture_output=True, check=False).returncode == 0
+    return subprocess.run(cmd, capture_output=True, check=False, timeout=60).returncode == 0
 
 
 def kube_proxy_mode(env: Mapping[str, str] | None = None) -> str:
@@ -544,7 +554,7 @@ def _nft(args: list[str]) -> subprocess.CompletedProcess:
     nft = nft_path()
     if not nft:
         return subprocess.CompletedProcess(args, 1, "", "nft is not installed")
-    return subprocess.run([nft, *args], capture_output=True, text=True, check=False)
+    return subprocess.run([nft, *args], capture_output=True, text=True, check=False, timeout=60)
 
 
 def nft_table_names() -> list[str]:
@@ -586,7 +596,7 @@ def kube_iptables_chains() -> list[str]:
     for save in ("iptables-save", "ip6tables-save"):
         if not shutil.which(save):
             continue
-        out = subprocess.run([save], capture_output=True, text=True, check=False).stdout
+        out = subprocess.run([save], capture_output=True, text=True, check=False, timeout=60).stdout
         table = ""
         for line in out.splitlines():
             if line.startswith("*"):
@@ -624,10 +634,13 @@ def delete_iptables_chain(table: str, chain: str, parents: tuple[str, ...]) -> N
         for parent in parents:
             for _ in range(10):  # one jump each, unless something added it twice
                 jump = [*base, "-D", parent, "-j", chain]
-                if subprocess.run(jump, capture_output=True, check=False).returncode != 0:
+                if (
+                    subprocess.run(jump, capture_output=True, check=False, timeout=60).returncode
+                    != 0
+                ):
                     break
         for action in ("-F", "-X"):
-            subprocess.run([*base, action, chain], capture_output=True, check=False)
+            subprocess.run([*base, action, chain], capture_output=True, check=False, timeout=60)
 
 
 def check_no_other_kube_proxy(mode: str) -> None:

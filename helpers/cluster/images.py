@@ -184,13 +184,13 @@ def compile_pause(source: Path, out: Path) -> None:
         str(out),
         str(source),
     ]
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=300)
     if proc.returncode != 0:
         raise ClusterError(
             f"Compiling the pause image failed ({proc.stderr.strip()[-300:]}); "
             "install the static C library (apt-get install libc6-dev) and retry."
         )
-    subprocess.run(["strip", str(out)], check=False)
+    subprocess.run(["strip", str(out)], check=False, timeout=60)
 
 
 def pause_source(layout: config.Layout) -> Path:
@@ -236,7 +236,7 @@ def ensure_images(layout: config.Layout, progress: Progress) -> dict[str, Path]:
         with progress.stage(f"building the image {config.BUSYBOX_IMAGE} from Debian's busybox"):
             binary = find_busybox()
             applets = subprocess.run(
-                [str(binary), "--list"], capture_output=True, text=True, check=True
+                [str(binary), "--list"], capture_output=True, text=True, check=True, timeout=60
             ).stdout.split()
             _write_atomic(busybox_tar, busybox_archive(binary.read_bytes(), applets))
     return {config.PAUSE_IMAGE: pause_tar, config.BUSYBOX_IMAGE: busybox_tar}

@@ -405,7 +405,11 @@ def node_exec(args: list[str], node: str = NODE) -> subprocess.CompletedProcess[
     For example ``node_exec(["stat", "-c", "%a", "/etc/kubernetes/pki/sa.key"]).stdout``.
     """
     return subprocess.run(
-        ["docker", "exec", node, *args], capture_output=True, text=True, check=False
+        ["docker", "exec", node, *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
     )
 
 
@@ -427,9 +431,12 @@ def remove_node_containers(cluster: str = CLUSTER_NAME) -> None:
         capture_output=True,
         text=True,
         check=False,
+        timeout=60,
     ).stdout.split()
     if ids:
-        subprocess.run(["docker", "rm", "-f", "-v", *ids], capture_output=True, check=True)
+        subprocess.run(
+            ["docker", "rm", "-f", "-v", *ids], capture_output=True, check=True, timeout=300
+        )
 
 
 def archive_tags(archive: Path) -> list[str]:
@@ -546,7 +553,11 @@ class KindBackend:
     def exists(self, kind: Path) -> bool:
         """True if kind knows a cluster named ``sa-course``."""
         proc = subprocess.run(
-            [str(kind), "get", "clusters"], capture_output=True, text=True, check=False
+            [str(kind), "get", "clusters"],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=60,
         )
         return CLUSTER_NAME in proc.stdout.split()
 
@@ -632,7 +643,7 @@ class KindBackend:
                 kind_errors("load image-archive"),
             ):
                 cmd = [str(kind), "load", "image-archive", "--name", CLUSTER_NAME, str(archive)]
-                subprocess.run(cmd, check=True, capture_output=True)
+                subprocess.run(cmd, check=True, capture_output=True, timeout=600)
 
     def down(self, quiet: bool = False) -> None:
         """Delete the kind cluster (its node container) and its kubeconfig."""

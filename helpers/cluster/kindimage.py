@@ -379,6 +379,7 @@ def image_present(ref: str) -> bool:
         capture_output=True,
         text=True,
         check=False,
+        timeout=60,
     )
     return proc.returncode == 0
 
@@ -435,7 +436,9 @@ def ensure_node_image(layout: config.Layout | None = None, progress: Progress | 
         try:
             commit_with_images(base_tag, tag, archives, progress)
         finally:
-            subprocess.run(["docker", "image", "rm", base_tag], capture_output=True, check=False)
+            subprocess.run(
+                ["docker", "image", "rm", base_tag], capture_output=True, check=False, timeout=300
+            )
         prune_other_recipes(layout, recipe)
         # Docker holds these bytes now; they are rewritten in seconds from the cached parts
         for archive in (base, *archives.values()):
@@ -488,6 +491,7 @@ def kind_base_files(layout: config.Layout) -> Path:
         capture_output=True,
         text=True,
         check=False,
+        timeout=900,
     )
     if proc.returncode != 0:
         raise ClusterError(
@@ -499,7 +503,9 @@ def kind_base_files(layout: config.Layout) -> Path:
 
 def default_oci_spec(ctr: Path) -> dict:
     """``ctr oci spec``: containerd's default runtime spec (the base of kind's cri-base.json)."""
-    proc = subprocess.run([str(ctr), "oci", "spec"], capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [str(ctr), "oci", "spec"], capture_output=True, text=True, check=False, timeout=60
+    )
     if proc.returncode != 0:
         raise ClusterError(
             f"`ctr oci spec` failed ({proc.stderr.strip()}): run `make build` again and retry."
@@ -577,14 +583,16 @@ def commit_with_images(
                 "Committing the kind node image",
             )
     finally:
-        subprocess.run(["docker", "rm", "-f", "-v", name], capture_output=True, check=False)
+        subprocess.run(
+            ["docker", "rm", "-f", "-v", name], capture_output=True, check=False, timeout=300
+        )
 
 
 def _wait_for_containerd(name: str, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         probe = ["docker", "exec", name, "ctr", "info"]
-        if subprocess.run(probe, capture_output=True, check=False).returncode == 0:
+        if subprocess.run(probe, capture_output=True, check=False, timeout=60).returncode == 0:
             return
         time.sleep(0.5)
     raise ClusterError(
@@ -595,14 +603,17 @@ def _wait_for_containerd(name: str, timeout: float = 30) -> None:
 
 def _stop_containerd(name: str, timeout: float = 30) -> None:
     subprocess.run(
-        ["docker", "exec", name, "pkill", "containerd"], capture_output=True, check=False
+        ["docker", "exec", name, "pkill", "containerd"],
+        capture_output=True,
+        check=False,
+        timeout=60,
     )
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         # it is a zombie once it exited: sleep (PID 1 of the build container) never reaps it
         alive = "ps -C containerd -o stat= | grep -qv Z"
         probe = ["docker", "exec", name, "sh", "-c", alive]
-        if subprocess.run(probe, capture_output=True, check=False).returncode != 0:
+        if subprocess.run(probe, capture_output=True, check=False, timeout=60).returncode != 0:
             return
         time.sleep(0.2)
     raise ClusterError(f"containerd in the build container {name} did not stop: retry.")
@@ -618,10 +629,13 @@ def prune_other_recipes(layout: config.Layout, keep: str) -> None:
         capture_output=True,
         text=True,
         check=False,
+        timeout=60,
     ).stdout.split()
     old = [ref for ref in listed if ref != node_image_tag(keep)]
     if old:  # Docker refuses to remove an image a container still runs: that one stays
-        subprocess.run(["docker", "image", "rm", *old], capture_output=True, check=False)
+        subprocess.run(
+            ["docker", "image", "rm", *old], capture_output=True, check=False, timeout=300
+        )
 
 
 def _record_time(layout: config.Layout, seconds: float) -> None:

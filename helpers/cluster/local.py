@@ -535,7 +535,9 @@ def _capture(run, errors: list[BaseException]):
 
 
 def _run(argv: list) -> subprocess.CompletedProcess:
-    return subprocess.run([str(a) for a in argv], capture_output=True, text=True, check=False)
+    return subprocess.run(
+        [str(a) for a in argv], capture_output=True, text=True, check=False, timeout=120
+    )
 
 
 def _http_ok(url: str) -> bool:

@@ -8,12 +8,16 @@ from types import SimpleNamespace
 import pytest
 import yaml
 
+from helpers.cluster.controlplane import ControlPlane
 from helpers.cluster.errors import ClusterError
 from helpers.nodeidentity import (
     KubeletCredential,
+    authorizers,
     credential_from_kubeconfig,
     kubeconfig_flag,
     kubelet_client,
+    kubelet_config,
+    kubelet_flag,
     node_user,
 )
 
@@ -72,3 +76,41 @@ def test_an_existing_cluster_gives_no_kubelet_client() -> None:
 
 def test_node_user() -> None:
     assert node_user("n1") == "system:node:n1"
+
+
+def test_an_existing_cluster_gives_no_kubelet_config() -> None:
+    assert kubelet_config(SimpleNamespace(backend="kubeconfig")) is None  # type: ignore[arg-type]
+
+
+def test_the_last_flag_wins() -> None:
+    assert kubelet_flag(["kubelet", "--config=/a", "--config", "/b"], "--config") == "/b"
+
+
+AUTHZ_CONFIG = """\
+apiVersion: apiserver.config.k8s.io/v1
+kind: AuthorizationConfiguration
+authorizers:
+- type: Node
+  name: node
+- type: Webhook
+  name: opa
+  webhook: {timeout: 3s}
+- type: RBAC
+  name: rbac
+"""
+
+
+def test_authorizers_come_from_the_flag_or_the_configuration_file() -> None:
+    files = {"/etc/kubernetes/authz.yaml": AUTHZ_CONFIG.encode()}
+    by_file = ControlPlane(
+        "kind",
+        "node",
+        {"kube-apiserver": ["kube-apiserver", "--authorization-config=/etc/kubernetes/authz.yaml"]},
+        _read=files.__getitem__,
+    )
+    assert authorizers(by_file) == ["Node", "Webhook", "RBAC"]
+    by_flag = ControlPlane("local", "here", {"kube-apiserver": ["--authorization-mode=Node,RBAC"]})
+    assert authorizers(by_flag) == ["Node", "RBAC"]
+    neither = ControlPlane("local", "here", {"kube-apiserver": ["kube-apiserver"]})
+    assert authorizers(neither) == ["AlwaysAllow"], "kube-apiserver's default"
+    assert authorizers(ControlPlane("kubeconfig", "")) is None
