@@ -65,7 +65,11 @@ def to_yaml(obj: Any, *, drop: tuple[str, ...] = ("managedFields",)) -> str:
     if isinstance(data, dict) and isinstance(data.get("metadata"), dict):
         data = {**data, "metadata": {k: v for k, v in data["metadata"].items() if k not in drop}}
     return yaml.dump(
-        _mark_file_modes(data), Dumper=_Dumper, sort_keys=False, default_flow_style=False
+        _mark_file_modes(data),
+        Dumper=_Dumper,
+        sort_keys=False,
+        default_flow_style=False,
+        allow_unicode=True,
     )
 
 

@@ -47,6 +47,7 @@ __all__ = [
     "kid_of_public_key",
     "lifetimes",
     "mask",
+    "masked",
     "verify_offline",
 ]
 
@@ -101,6 +102,34 @@ def mask(raw: str) -> str:
     """
     shown = raw[: min(_MASK_PREFIX, len(raw) // 4)]
     return f"{shown}…[{len(raw)} chars]"
+
+
+def masked(obj: Any) -> Any:
+    """A Kubernetes object with every token in it masked, ready to show (``show_yaml``).
+
+    ``obj`` is a client model (a TokenRequest, a TokenReview, a Secret) or a plain dict. The
+    result is a plain dict with the API's own (camelCase) keys, in which every string under
+    a key named ``token`` is replaced by its :func:`mask`: a TokenRequest's ``status.token``,
+    a TokenReview's ``spec.token``,
+    a legacy Secret's ``data.token``. The object itself is not changed.
+
+    Example:
+        >>> masked({"spec": {"token": "eyJhbGciOiJSUzI1NiJ9.e30.c2ln", "audiences": ["x"]}})
+        {'spec': {'token': 'eyJhbGc…[29 chars]', 'audiences': ['x']}}
+    """
+    from .display import as_dict
+
+    def walk(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {
+                k: mask(v) if k == "token" and isinstance(v, str) else walk(v)
+                for k, v in value.items()
+            }
+        if isinstance(value, list):
+            return [walk(v) for v in value]
+        return value
+
+    return walk(as_dict(obj))
 
 
 def _raw_of(token: Token | str) -> str:

@@ -14,7 +14,15 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from jwt.algorithms import HMACAlgorithm
-from kubernetes.client import V1ObjectMeta, V1Secret
+from kubernetes.client import (
+    AuthenticationV1TokenRequest,
+    V1ObjectMeta,
+    V1Secret,
+    V1TokenRequestSpec,
+    V1TokenRequestStatus,
+    V1TokenReview,
+    V1TokenReviewSpec,
+)
 
 from helpers.tokens import (
     MISSING,
@@ -28,6 +36,7 @@ from helpers.tokens import (
     kid_of_public_key,
     lifetimes,
     mask,
+    masked,
     verify_offline,
 )
 
@@ -71,6 +80,30 @@ def test_token_repr_is_masked(kit: TokenKit, bound_token: str) -> None:
         assert payload[:16] not in text
     assert repr(token) == f"Token({kit.subject}, {bound_token[:10]}…[{len(bound_token)} chars])"
     assert token.reveal() == bound_token
+
+
+def test_masked_hides_every_token_of_a_request_review_or_secret(bound_token: str) -> None:
+    expires = datetime(2026, 11, 28, 10, tzinfo=UTC)
+    answer = AuthenticationV1TokenRequest(
+        metadata=V1ObjectMeta(name="app"),
+        spec=V1TokenRequestSpec(audiences=["api"], expiration_seconds=3600),
+        status=V1TokenRequestStatus(token=bound_token, expiration_timestamp=expires),
+    )
+    review = V1TokenReview(spec=V1TokenReviewSpec(token=bound_token, audiences=["vault"]))
+    secret = {"data": {"token": base64.b64encode(bound_token.encode()).decode()}}
+    shown = [masked(answer), masked(review), masked(secret)]
+    for data in shown:
+        assert bound_token[20:] not in json.dumps(data)
+    assert shown[0]["status"] == {
+        "expirationTimestamp": "2026-11-28T10:00:00+00:00",
+        "token": mask(bound_token),
+    }
+    assert shown[0]["spec"] == {"audiences": ["api"], "expirationSeconds": 3600}
+    assert shown[1]["spec"] == {
+        "audiences": ["vault"],
+        "token": mask(bound_token),
+    }
+    assert answer.status.token == bound_token, "the object itself is not changed"
 
 
 def test_token_without_subject_repr() -> None:
