@@ -32,15 +32,18 @@ One more check runs on its own, :func:`can_become` (notebook 12), not in :func:`
                         namespace, a permission that lets it act as any ServiceAccount there:
                         see :data:`BECOMING` (create Pods or workloads, exec, ephemeral
                         containers, ``serviceaccounts/token``, read Secrets, impersonate,
-                        ``bind``, ``escalate``)
+                        ``bind``, ``escalate``); a ClusterRoleBinding also
+                        :data:`BECOMING_CLUSTER_WIDE` (``nodes/proxy``, approving client
+                        certificates, admission webhook configurations). Not every path
+                        there is: the paths notebook 12 names.
 ======================  =====================================================================
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import Any, NamedTuple
 
 import pandas as pd
 from kubernetes import client
@@ -54,6 +57,7 @@ from .reviews import sa_groups, sa_username
 
 __all__ = [
     "BECOMING",
+    "BECOMING_CLUSTER_WIDE",
     "CAN_BECOME",
     "CHECKS",
     "COLUMNS",
@@ -62,6 +66,7 @@ __all__ = [
     "USES_API_LABEL",
     "Finding",
     "Power",
+    "Request",
     "Snapshot",
     "audit",
     "becoming_powers",
@@ -73,6 +78,7 @@ __all__ = [
     "find_unneeded_tokens",
     "findings_table",
     "mounts_api_token",
+    "powers_to_look_for",
     "read_cluster",
     "role_power",
 ]
@@ -296,6 +302,10 @@ def find_default_service_account(pods: Iterable[client.V1Pod]) -> list[Finding]:
 
 # -- who can become a ServiceAccount (notebook 12; not part of audit()) ---------------------------
 RBAC = "rbac.authorization.k8s.io"
+CERTIFICATES = "certificates.k8s.io"
+ADMISSION_REGISTRATION = "admissionregistration.k8s.io"
+CLIENT_SIGNER = "kubernetes.io/kube-apiserver-client"
+"""The signer whose certificates the API server accepts as client certificates (any user)."""
 _WORKLOADS = (
     ("apps", "deployments"),
     ("apps", "replicasets"),
@@ -307,16 +317,32 @@ _WORKLOADS = (
 )
 
 
+class Request(NamedTuple):
+    """One request a power needs: ``(verb, apiGroup, resource)``, a resource may be
+    ``pods/exec``. ``names``: if given, a rule limited by ``resourceNames`` counts only if
+    it names one of them (a signer)."""
+
+    verb: str
+    group: str
+    resource: str
+    names: tuple[str, ...] = ()
+
+
 @dataclass(frozen=True)
 class Power:
     """A way to act as a namespace's ServiceAccounts: a label, why, and the requests.
 
-    Each request is ``(verb, apiGroup, resource)``; a resource may be ``pods/exec``.
+    Each request is a :class:`Request` (or a plain ``(verb, apiGroup, resource)``). One of
+    them is enough, or with ``every`` all of them. A ``cluster_wide`` power is over
+    cluster-scoped objects (Nodes, CSRs, webhook configurations): only a
+    ClusterRoleBinding grants it, a RoleBinding of the same rules grants nothing.
     """
 
     label: str
     why: str
-    requests: tuple[tuple[str, str, str], ...]
+    requests: tuple[Request | tuple[str, str, str], ...]
+    every: bool = False
+    cluster_wide: bool = False
 
     @property
     def permissions(self) -> str:
@@ -326,15 +352,33 @@ class Power:
         get, list, watch secrets
         >>> print(next(p for p in BECOMING if p.label == "bind").permissions)
         bind roles.rbac.authorization.k8s.io, clusterroles.rbac.authorization.k8s.io
+        >>> print(BECOMING_CLUSTER_WIDE[1].permissions)  # doctest: +NORMALIZE_WHITESPACE
+        all of: create certificatesigningrequests.certificates.k8s.io; update
+        certificatesigningrequests/approval.certificates.k8s.io; approve
+        signers.certificates.k8s.io (kubernetes.io/kube-apiserver-client or kubernetes.io/*)
         """
         verbs_of: dict[str, list[str]] = {}
-        for verb, group, resource in self.requests:
-            verbs_of.setdefault(f"{resource}.{group}" if group else resource, []).append(verb)
+        for verb, group, resource, only in map(_request, self.requests):
+            named = f" ({' or '.join(only)})" if only else ""
+            verbs_of.setdefault(f"{resource}.{group}{named}" if group else resource, []).append(
+                verb
+            )
         resources_of: dict[tuple[str, ...], list[str]] = {}
         for resource, verbs in verbs_of.items():
             resources_of.setdefault(tuple(verbs), []).append(resource)
-        return "; ".join(f"{', '.join(v)} {', '.join(r)}" for v, r in resources_of.items())
+        text = "; ".join(f"{', '.join(v)} {', '.join(r)}" for v, r in resources_of.items())
+        return f"all of: {text}" if self.every else text
 
+
+def _request(request: Request | tuple[str, str, str]) -> Request:
+    return request if isinstance(request, Request) else Request(*request)
+
+
+EXEC = "exec into pods"
+"""The label of the exec power (which :data:`WEBSOCKET_GET_EXEC` extends on older clusters)."""
+WEBSOCKET_GET_EXEC = Request("get", "", "pods/exec")
+"""Before Kubernetes 1.35 (or with ``AuthorizePodWebsocketUpgradeCreatePermission`` off) an
+exec over WebSocket, an HTTP GET, is authorized as ``get pods/exec`` only."""
 
 BECOMING: tuple[Power, ...] = (
     Power(
@@ -348,7 +392,7 @@ BECOMING: tuple[Power, ...] = (
         tuple((verb, g, r) for g, r in _WORKLOADS for verb in ("create", "update", "patch")),
     ),
     Power(
-        "exec into pods",
+        EXEC,
         "a shell in a running Pod reads the token it mounts",
         (("create", "", "pods/exec"),),
     ),
@@ -383,7 +427,41 @@ BECOMING: tuple[Power, ...] = (
         (("escalate", RBAC, "roles"), ("escalate", RBAC, "clusterroles")),
     ),
 )
-"""What :func:`can_become` looks for, in the order it reports it."""
+"""What :func:`can_become` looks for in every binding, in the order it reports it."""
+
+BECOMING_CLUSTER_WIDE: tuple[Power, ...] = (
+    Power(
+        "proxy to kubelets",
+        "the kubelet's API runs commands in every Pod on its node (/exec); a WebSocket is a "
+        "GET: `get` is enough, in every version, and no admission sees it",
+        (("get", "", "nodes/proxy"), ("create", "", "nodes/proxy")),
+        cluster_wide=True,
+    ),
+    Power(
+        "approve client certificates",
+        "a CSR may name any user, system:serviceaccount:<ns>:<name> included; approved, the "
+        "controller-manager signs it, and RBAC matches a ServiceAccount by that name",
+        (
+            ("create", CERTIFICATES, "certificatesigningrequests"),
+            ("update", CERTIFICATES, "certificatesigningrequests/approval"),
+            Request("approve", CERTIFICATES, "signers", (CLIENT_SIGNER, "kubernetes.io/*")),
+        ),
+        every=True,
+        cluster_wide=True,
+    ),
+    Power(
+        "write admission webhooks",
+        "the API server sends the webhook every matching request (Secrets too); a mutating "
+        "one rewrites it, e.g. a Pod's serviceAccountName",
+        tuple(
+            (verb, ADMISSION_REGISTRATION, r)
+            for r in ("mutatingwebhookconfigurations", "validatingwebhookconfigurations")
+            for verb in ("create", "update", "patch")
+        ),
+        cluster_wide=True,
+    ),
+)
+"""What :func:`can_become` also looks for in ClusterRoleBindings (cluster-scoped objects)."""
 
 
 def _resource_matches(rule_resource: str, resource: str) -> bool:
@@ -394,28 +472,60 @@ def _resource_matches(rule_resource: str, resource: str) -> bool:
     return bool(sub) and rule_resource == f"*/{sub}"
 
 
-def _names_granted(
-    rule: client.V1PolicyRule, verb: str, group: str, resource: str
-) -> tuple[str, ...] | None:
+def _names_granted(rule: client.V1PolicyRule, request: Request) -> tuple[str, ...] | None:
     """``None`` if ``rule`` does not grant the request; else its resourceNames (``()``: any)."""
+    verb, group, resource, wanted = request
     if not {"*", verb} & set(rule.verbs or []):
         return None
     if not {"*", group} & set(rule.api_groups or []):
         return None
     if not any(_resource_matches(r, resource) for r in rule.resources or []):
         return None
-    names = tuple(rule.resource_names or ())
-    if names and verb == "create" and "/" not in resource:
+    limited = tuple(rule.resource_names or ())
+    if limited and verb == "create" and "/" not in resource:
         return None  # a create names no object yet: resourceNames never match it
-    return names
+    if limited and wanted and not set(limited) & set(wanted):
+        return None  # e.g. approve, but for another signer
+    return limited
 
 
 def _everything(rule: client.V1PolicyRule) -> bool:
     return all("*" in (values or []) for values in (rule.verbs, rule.api_groups, rule.resources))
 
 
-def becoming_powers(rules: Sequence[client.V1PolicyRule] | None) -> list[str]:
-    """Which :data:`BECOMING` powers ``rules`` grant, each with its object names if limited.
+def powers_to_look_for(
+    *, websocket_get_exec: bool = False, cluster_wide: bool = False
+) -> list[Power]:
+    """:data:`BECOMING` (with ``get pods/exec`` if ``websocket_get_exec``), and with
+    ``cluster_wide`` :data:`BECOMING_CLUSTER_WIDE` too.
+
+    >>> [p.label for p in powers_to_look_for(cluster_wide=True)][-3:]
+    ['proxy to kubelets', 'approve client certificates', 'write admission webhooks']
+    >>> exec_power = powers_to_look_for(websocket_get_exec=True)[2]
+    >>> exec_power.label, exec_power.permissions
+    ('exec into pods', 'create, get pods/exec')
+    """
+    powers = [
+        replace(p, requests=(*p.requests, WEBSOCKET_GET_EXEC))
+        if websocket_get_exec and p.label == EXEC
+        else p
+        for p in BECOMING
+    ]
+    return [*powers, *BECOMING_CLUSTER_WIDE] if cluster_wide else powers
+
+
+def becoming_powers(
+    rules: Sequence[client.V1PolicyRule] | None,
+    *,
+    websocket_get_exec: bool = False,
+    cluster_wide: bool = False,
+) -> list[str]:
+    """Which powers ``rules`` grant, each with its object names if limited.
+
+    The powers are :func:`powers_to_look_for`'s: pass ``cluster_wide=True`` for the rules of
+    a ClusterRoleBinding (a RoleBinding cannot grant Nodes, CSRs or webhook
+    configurations), and ``websocket_get_exec=True`` for a cluster where a WebSocket exec
+    needs only ``get`` (:func:`helpers.become.exec_needs_create` says).
 
     >>> token = client.V1PolicyRule(api_groups=[""], resources=["serviceaccounts/token"],
     ...                             resource_names=["deployer"], verbs=["create"])
@@ -426,24 +536,32 @@ def becoming_powers(rules: Sequence[client.V1PolicyRule] | None) -> list[str]:
     >>> becoming_powers([client.V1PolicyRule(api_groups=[""], resources=["configmaps"],
     ...                                      verbs=["create"])])
     []
+    >>> proxy = client.V1PolicyRule(api_groups=[""], resources=["nodes/proxy"], verbs=["get"])
+    >>> becoming_powers([proxy]), becoming_powers([proxy], cluster_wide=True)
+    ([], ['proxy to kubelets'])
     """
     rules = list(rules or [])
     if any(_everything(rule) for rule in rules):
         return ["everything (*)"]
     found = []
-    for power in BECOMING:
-        grants = [
-            names
-            for rule in rules
-            for verb, group, resource in power.requests
-            if (names := _names_granted(rule, verb, group, resource)) is not None
+    for power in powers_to_look_for(
+        websocket_get_exec=websocket_get_exec, cluster_wide=cluster_wide
+    ):
+        per_request = [
+            [got for rule in rules if (got := _names_granted(rule, request)) is not None]
+            for request in map(_request, power.requests)
         ]
+        if power.every:
+            if all(per_request):
+                found.append(power.label)
+            continue
+        grants = [got for granted in per_request for got in granted]
         if not grants:
             continue
-        if any(not names for names in grants):
+        if any(not got for got in grants):
             found.append(power.label)
         else:
-            listed = sorted({name for names in grants for name in names})
+            listed = sorted({name for got in grants for name in got})
             found.append(f"{power.label} ({', '.join(listed)})")
     return found
 
@@ -453,13 +571,16 @@ def find_can_become(
     cluster_roles: Iterable[client.V1ClusterRole],
     role_bindings: Iterable[client.V1RoleBinding],
     cluster_role_bindings: Iterable[client.V1ClusterRoleBinding],
+    *,
+    websocket_get_exec: bool = False,
 ) -> list[Finding]:
-    """Every subject a binding grants a :data:`BECOMING` power; one finding per binding.
+    """Every subject a binding grants a power (:func:`becoming_powers`); one finding per binding.
 
     The finding's namespace is the one whose ServiceAccounts the subject can become: the
-    RoleBinding's, or :data:`EVERY_NAMESPACE` for a ClusterRoleBinding. Its kind and name
-    are the subject's as the binding writes it (a group stays a group); a ServiceAccount
-    of another namespace is named ``<namespace>/<name>``.
+    RoleBinding's, or :data:`EVERY_NAMESPACE` for a ClusterRoleBinding (which alone grants
+    the :data:`BECOMING_CLUSTER_WIDE` powers). Its kind and name are the subject's as the
+    binding writes it (a group stays a group); a ServiceAccount of another namespace is
+    named ``<namespace>/<name>``.
     """
     role_rules = {(r.metadata.namespace, r.metadata.name): r.rules for r in roles}
     cluster_role_rules = {r.metadata.name: r.rules for r in cluster_roles}
@@ -472,7 +593,9 @@ def find_can_become(
             rules = cluster_role_rules.get(ref.name)
         else:
             rules = role_rules.get((namespace, ref.name))
-        powers = becoming_powers(rules)
+        powers = becoming_powers(
+            rules, websocket_get_exec=websocket_get_exec, cluster_wide=not namespace
+        )
         if not powers:
             continue
         if namespace:
@@ -591,17 +714,25 @@ def audit(snapshot: Snapshot, namespaces: Iterable[str] | None = None) -> pd.Dat
     return findings_table(_in(findings, namespaces))
 
 
-def can_become(snapshot: Snapshot, namespaces: Iterable[str] | None = None) -> pd.DataFrame:
+def can_become(
+    snapshot: Snapshot,
+    namespaces: Iterable[str] | None = None,
+    *,
+    websocket_get_exec: bool = False,
+) -> pd.DataFrame:
     """The ``can-become`` check as a findings table; only ``namespaces`` if given.
 
     ``namespaces`` keeps findings of exactly those namespaces: add :data:`EVERY_NAMESPACE`
-    to see the ClusterRoleBindings too.
+    to see the ClusterRoleBindings too. ``websocket_get_exec``: this cluster lets
+    ``get pods/exec`` alone exec (before Kubernetes 1.35, or its gate off), see
+    :func:`becoming_powers`.
     """
     findings = find_can_become(
         snapshot.roles,
         snapshot.cluster_roles,
         snapshot.role_bindings,
         snapshot.cluster_role_bindings,
+        websocket_get_exec=websocket_get_exec,
     )
     return findings_table(_in(findings, namespaces))
 

@@ -1,47 +1,70 @@
-"""Who can become a ServiceAccount: the small verbs behind notebook 12's seven paths.
+"""Who can become a ServiceAccount: the small verbs behind notebook 12's paths.
 
 A low-privilege identity (``intern``) gets one permission at a time and uses it to act as
 a powerful ServiceAccount of its namespace (``deployer``), or to gain its power. Each path
-is proven the same way, by creating a ConfigMap the identity itself may not create:
+is proven the same way, by creating a ConfigMap the identity itself may not create. The
+notebook proves seven paths one by one and names more; no list is complete.
 
 - :func:`may` and :func:`wait_until`: ask RBAC (SubjectAccessReview) what a ServiceAccount
   may do, and wait for RBAC's cache to follow a new or deleted grant;
+- :func:`take_away`: a path's reset, the grant deleted and RBAC refusing again;
 - :func:`prove`: create the ConfigMap with a client's credentials and say as whom;
 - :func:`from_pod_log`: the same proof, read from the log of a Pod that did it;
 - :func:`admission_refusal`: whether admission (PodSecurity) refuses a Pod, by a dry run;
-- :func:`binding` and :func:`add_rule`: the RoleBinding and the Role patch the identity
-  writes itself on the paths through ``bind`` and ``escalate``;
-- :data:`PATHS` and :func:`summary`: the seven paths side by side.
+- :func:`binding`, :func:`role`, :func:`grant` and :func:`add_rule`: RoleBindings and
+  Roles, the ones the identity writes itself on the paths through ``bind`` and
+  ``escalate`` included;
+- :func:`exec_needs_create` and :func:`read_token_by_exec`: exec over WebSocket, ``get``
+  alone before Kubernetes 1.35, ``create`` too since;
+- :data:`PATHS` and :func:`summary`: the seven proven paths side by side;
+- :func:`ways_in`: every path the notebook names, asked of RBAC for one account (lab 12).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path as FilePath
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from .errors import from_api_exception, translate_api_errors
+from .audit import CLIENT_SIGNER
+from .errors import CourseApiError, Forbidden, from_api_exception, translate_api_errors
+from .facts import FEATURES
+from .pods import read_pod_token
 from .preflight import parse_permission
 from .reviews import can_i, sa_groups, sa_username, whoami
+from .tokens import Token
 from .waiting import poll_until
 
+if TYPE_CHECKING:
+    from .course import Course
+
 __all__ = [
+    "CLUSTER_SCOPED",
     "PATHS",
+    "WEBSOCKET_FEATURE",
     "Path",
     "Proof",
     "add_rule",
     "admission_refusal",
     "binding",
     "configmap",
+    "exec_needs_create",
     "from_pod_log",
+    "grant",
     "may",
     "prove",
+    "read_token_by_exec",
+    "role",
     "summary",
+    "take_away",
     "wait_until",
+    "ways_in",
 ]
 
 RBAC = "rbac.authorization.k8s.io"
@@ -127,6 +150,22 @@ def _attributes(permission: str) -> dict[str, str | None]:
     }
 
 
+CLUSTER_SCOPED = frozenset(
+    {
+        "nodes",
+        "users",
+        "groups",
+        "certificatesigningrequests",
+        "signers",
+        "mutatingwebhookconfigurations",
+        "validatingwebhookconfigurations",
+    }
+)
+"""Resources the paths use that are never asked about in a namespace (what :func:`may`
+asks cluster-wide). A request for them carries no namespace, so RBAC consults only
+ClusterRoleBindings: a Role that grants ``get nodes/proxy`` grants nothing."""
+
+
 def may(
     authz: client.AuthorizationV1Api,
     namespace: str,
@@ -134,21 +173,26 @@ def may(
     permission: str,
     *,
     name: str | None = None,
+    cluster: bool | None = None,
 ) -> bool:
     """Would RBAC allow ServiceAccount ``service_account`` (with its groups) ``permission``?
 
     ``permission`` is written as ``kubectl auth can-i`` takes it: ``"create pods"``,
     ``"create serviceaccounts/token"``, ``"bind clusterroles.rbac.authorization.k8s.io"``;
-    ``name`` is the object's name (RBAC's ``resourceNames``).
+    ``name`` is the object's name (RBAC's ``resourceNames``). The request is asked in
+    ``namespace``, or with ``cluster`` (by default: for :data:`CLUSTER_SCOPED` resources)
+    cluster-wide, as the API server asks it.
     """
     attrs = _attributes(permission)
+    if cluster is None:
+        cluster = attrs["resource"] in CLUSTER_SCOPED
     status = can_i(
         authz,
         attrs["verb"] or "",
         attrs["resource"] or "",
         user=sa_username(namespace, service_account),
         groups=sa_groups(namespace),
-        namespace=namespace,
+        namespace=None if cluster else namespace,
         group=attrs["group"] or "",
         subresource=attrs["subresource"],
         name=name,
@@ -165,20 +209,44 @@ def wait_until(
     name: str | None = None,
     allowed: bool = True,
     timeout: float = 10,
+    cluster: bool | None = None,
 ) -> None:
     """Wait until RBAC allows (or, ``allowed=False``, no longer allows) ``permission``.
 
     RBAC reads Roles and bindings from a cache that follows the API within milliseconds:
     a request right after a new grant may still be refused. Raises a one-sentence
-    ``TimeoutError`` if RBAC has not followed within ``timeout`` seconds.
+    ``TimeoutError`` if RBAC has not followed within ``timeout`` seconds. ``cluster`` as
+    in :func:`may`.
     """
     named = f" on {name}" if name else ""
     what = f"RBAC to {'allow' if allowed else 'refuse'} {service_account} `{permission}`{named}"
     poll_until(
-        lambda: may(authz, namespace, service_account, permission, name=name) == allowed,
+        lambda: (
+            may(authz, namespace, service_account, permission, name=name, cluster=cluster)
+            == allowed
+        ),
         timeout=timeout,
         what=what,
     )
+
+
+def take_away(
+    course: Course,
+    namespace: str,
+    manifest: str | FilePath,
+    service_account: str,
+    permission: str,
+    *,
+    name: str | None = None,
+) -> str:
+    """A path's reset: ``kubectl delete -f manifest``, then wait until RBAC refuses again.
+
+    Returns kubectl's output. Only the *permission* goes: whatever the identity took with
+    it (a token, a Pod, a binding it wrote itself) stays until deleted on its own.
+    """
+    out = course.kubectl("delete", "-f", str(manifest))
+    wait_until(course.authz, namespace, service_account, permission, name=name, allowed=False)
+    return out
 
 
 def binding(
@@ -212,6 +280,107 @@ def add_rule(verbs: Sequence[str], resource: str, group: str = "") -> list[dict[
     return [{"op": "add", "path": "/rules/-", "value": rule}]
 
 
+def role(name: str, verbs: Sequence[str], resource: str, group: str = "") -> dict[str, Any]:
+    """The manifest of a Role with one rule.
+
+    >>> role("intern-execs", ["get"], "pods/exec")["rules"]
+    [{'apiGroups': [''], 'resources': ['pods/exec'], 'verbs': ['get']}]
+    """
+    rule = {"apiGroups": [group], "resources": [resource], "verbs": list(verbs)}
+    return {"apiVersion": f"{RBAC}/v1", "kind": "Role", "metadata": {"name": name}, "rules": [rule]}
+
+
+@translate_api_errors
+def grant(
+    course: Course,
+    namespace: str,
+    name: str,
+    verbs: Sequence[str],
+    resource: str,
+    service_account: str,
+) -> None:
+    """Role ``name`` (``verbs`` on ``resource``) bound to ``service_account``; wait for RBAC.
+
+    Called again with other verbs, it replaces the Role's rule. Returns once RBAC allows
+    every verb (SubjectAccessReview).
+    """
+    body = role(name, verbs, resource)
+    try:
+        course.rbac.create_namespaced_role(namespace, body)
+    except ApiException as exc:
+        if exc.status != 409:
+            raise
+        course.rbac.replace_namespaced_role(name, namespace, body)
+    try:
+        course.rbac.create_namespaced_role_binding(
+            namespace, binding(namespace, name, "Role", name, service_account)
+        )
+    except ApiException as exc:
+        if exc.status != 409:
+            raise
+    for verb in verbs:
+        wait_until(course.authz, namespace, service_account, f"{verb} {resource}")
+
+
+# -- exec over WebSocket --------------------------------------------------------------------------
+WEBSOCKET_FEATURE = FEATURES["websocket-exec-create"]
+"""Since 1.35 a WebSocket exec also needs ``create`` (gate
+``AuthorizePodWebsocketUpgradeCreatePermission``: beta, on by default, not GA)."""
+
+
+def exec_needs_create(version: tuple[int, int], gates: Mapping[str, tuple[str, bool]]) -> bool:
+    """Does exec over WebSocket (an HTTP GET, authorized as ``get``) also need ``create``?
+
+    ``gates`` are the API server's own (:func:`helpers.facts.feature_gates`); where the
+    gate is missing (before 1.35, or the metrics unreadable) the version decides.
+
+    >>> gate = "AuthorizePodWebsocketUpgradeCreatePermission"
+    >>> exec_needs_create((1, 34), {}), exec_needs_create((1, 37), {gate: ("BETA", True)})
+    (False, True)
+    >>> exec_needs_create((1, 37), {gate: ("BETA", False)})  # switched off
+    False
+    """
+    live = gates.get(WEBSOCKET_FEATURE.gate)
+    if live is not None:
+        return live[1]
+    return version >= WEBSOCKET_FEATURE.on
+
+
+_HANDSHAKE = re.compile(r"Handshake status (\d{3})")
+
+
+def _handshake_refusal(err: CourseApiError) -> CourseApiError | None:
+    """The API server's answer to a refused WebSocket handshake, as its error class.
+
+    The client reports a refused upgrade as status 0, with the HTTP status and the body in
+    its reason: ``Handshake status 403 Forbidden -+-+- {headers} -+-+- {Status}``.
+    """
+    cause = err.__cause__
+    text = str(cause.reason) if isinstance(cause, ApiException) else err.message
+    match = _HANDSHAKE.match(text or "")
+    if err.status or not match:
+        return None
+    exc = ApiException(status=int(match.group(1)), reason="Forbidden")
+    exc.body = text.rsplit(" -+-+- ", 1)[-1]
+    return from_api_exception(exc)
+
+
+def read_token_by_exec(core: client.CoreV1Api, namespace: str, pod: str) -> Token | Forbidden:
+    """The token a Pod mounts, read by exec, or the API server's 403 (returned, not raised).
+
+    The client speaks WebSocket, an HTTP GET that RBAC sees as ``get pods/exec``; whether
+    that is enough depends on the cluster (:func:`exec_needs_create`), so a refusal is an
+    answer here. Any other error is raised.
+    """
+    try:
+        return read_pod_token(core, namespace, pod)
+    except CourseApiError as err:
+        refusal = err if err.status else _handshake_refusal(err)
+        if isinstance(refusal, Forbidden):
+            return refusal
+        raise
+
+
 @dataclass(frozen=True)
 class Path:
     """One way to act as (or with the power of) another ServiceAccount of the namespace."""
@@ -240,7 +409,8 @@ PATHS: tuple[Path, ...] = (
     Path(
         "get secrets",
         "`get secrets` on deployer-token",
-        "deployer's legacy token, which never expires",
+        "deployer's legacy token: no expiry, valid until its Secret or deployer is deleted "
+        "or the Secret is labelled kubernetes.io/legacy-token-invalid-since",
         "who may get, list or watch Secrets; legacy token Secrets (notebook 11)",
     ),
     Path(
@@ -268,7 +438,8 @@ PATHS: tuple[Path, ...] = (
         "bindings to system:serviceaccounts[:<ns>] and system:authenticated",
     ),
 )
-"""The seven paths of notebook 12, in its order; ``key`` names each in :func:`summary`."""
+"""The seven paths notebook 12 proves one by one, in its order; ``key`` names each in
+:func:`summary`. Not every path there is: the notebook names more (:func:`ways_in`)."""
 
 
 def _keys() -> str:
@@ -276,7 +447,7 @@ def _keys() -> str:
 
 
 def summary(proofs: Mapping[str, Proof]) -> pd.DataFrame:
-    """The seven paths as a table, with the ConfigMap each one made and as whom.
+    """The seven proven paths as a table, with the ConfigMap each one made and as whom.
 
     >>> table = summary({"bind": Proof("made-with-a-bound-role", "system:serviceaccount:n:i")})
     >>> table.loc["bind", "created as"], table.loc["escalate", "ConfigMap"]
@@ -297,3 +468,153 @@ def summary(proofs: Mapping[str, Proof]) -> pd.DataFrame:
         for path in PATHS
     ]
     return pd.DataFrame(rows).set_index("path")
+
+
+# -- every path the notebook names, asked of RBAC (lab 12) ----------------------------------------
+_WORKLOADS = (
+    "deployments.apps",
+    "replicasets.apps",
+    "statefulsets.apps",
+    "daemonsets.apps",
+    "jobs.batch",
+    "cronjobs.batch",
+    "replicationcontrollers",
+)
+_ROLES = {"Role": f"roles.{RBAC}", "ClusterRole": f"clusterroles.{RBAC}"}
+Ask = tuple[str, str | None]
+"""A permission in ``kubectl auth can-i`` words and an object name (or ``None``)."""
+
+
+def _holds(
+    subject: client.RbacV1Subject, binding_namespace: str, namespace: str, account: str
+) -> bool:
+    """Does ``subject`` (of a RoleBinding in ``binding_namespace``) cover the account?"""
+    if subject.kind == "ServiceAccount":
+        return (subject.namespace or binding_namespace, subject.name) == (namespace, account)
+    if subject.kind == "Group":
+        return subject.name in sa_groups(namespace)
+    return subject.kind == "User" and subject.name == sa_username(namespace, account)
+
+
+def _roles_of(
+    bindings: Iterable[client.V1RoleBinding], namespace: str, account: str
+) -> list[tuple[str, str]]:
+    """``(kind, name)`` of every role the namespace's RoleBindings give ``account``."""
+    return sorted(
+        {
+            (b.role_ref.kind, b.role_ref.name)
+            for b in bindings
+            if any(_holds(s, b.metadata.namespace, namespace, account) for s in b.subjects or [])
+        }
+    )
+
+
+def _candidate_ways(
+    target: str,
+    legacy_secrets: Sequence[str],
+    target_roles: Sequence[tuple[str, str]],
+    own_roles: Sequence[tuple[str, str]],
+    exec_create: bool,
+) -> Iterator[tuple[str, list[list[Ask]]]]:
+    """Each path as (what it is, alternatives): a path is open if every ask of one
+    alternative is allowed."""
+    yield "create pods (a Pod may run as any account of the namespace)", [[("create pods", None)]]
+    yield (
+        "create or change a workload (Deployment, Job …): a controller makes its Pods",
+        [[(f"{verb} {w}", None)] for w in _WORKLOADS for verb in ("create", "update", "patch")],
+    )
+    execs = [[("create pods/exec", None)]] + ([] if exec_create else [[("get pods/exec", None)]])
+    yield f"exec into a Pod that runs as `{target}`, and read its token", execs
+    yield (
+        f"add an ephemeral container to a Pod that runs as `{target}`",
+        [[(f"{verb} pods/ephemeralcontainers", None)] for verb in ("update", "patch")],
+    )
+    yield (
+        f"create serviceaccounts/token for `{target}`",
+        [[("create serviceaccounts/token", target)]],
+    )
+    if legacy_secrets:
+        yield (
+            f"get the legacy token Secret of `{target}`",
+            [[("get secrets", s)] for s in legacy_secrets]
+            + [[("list secrets", None)], [("watch secrets", None)]],
+        )
+    yield f"impersonate `{target}`", [[("impersonate serviceaccounts", target)]]
+    for kind, name in target_roles:
+        yield (
+            f"bind {kind} `{name}` (which `{target}` holds) to itself",
+            [[(f"create rolebindings.{RBAC}", None), (f"bind {_ROLES[kind]}", name)]],
+        )
+    for kind, name in own_roles:
+        if kind == "Role":
+            yield (
+                f"escalate its own Role `{name}`: write into it any rule `{target}` holds",
+                [
+                    [(f"escalate {_ROLES[kind]}", name), (f"{verb} {_ROLES[kind]}", name)]
+                    for verb in ("patch", "update")
+                ],
+            )
+    yield (
+        "proxy to the kubelet (`nodes/proxy`): exec into every Pod on a node",
+        [[(f"{verb} nodes/proxy", None)] for verb in ("get", "create")],
+    )
+    csr = "certificatesigningrequests"
+    yield (
+        f"approve a client certificate named system:serviceaccount:<ns>:{target}",
+        [
+            [
+                (f"create {csr}.certificates.k8s.io", None),
+                (f"update {csr}/approval.certificates.k8s.io", None),
+                ("approve signers.certificates.k8s.io", signer),
+            ]
+            for signer in (CLIENT_SIGNER, "kubernetes.io/*")
+        ],
+    )
+    webhooks = ("mutatingwebhookconfigurations", "validatingwebhookconfigurations")
+    yield (
+        "write an admission webhook configuration: see (and rewrite) what is admitted",
+        [
+            [(f"{verb} {w}.admissionregistration.k8s.io", None)]
+            for w in webhooks
+            for verb in ("create", "update", "patch")
+        ],
+    )
+
+
+def ways_in(
+    authz: client.AuthorizationV1Api,
+    namespace: str,
+    account: str,
+    target: str,
+    *,
+    legacy_secrets: Sequence[str] = (),
+    bindings: Iterable[client.V1RoleBinding] = (),
+    exec_create: bool = True,
+) -> Iterator[str]:
+    """Every path RBAC gives ``account`` to act as ``target`` (or with its power), one by one.
+
+    Each path notebook 12 names is asked by SubjectAccessReview, with the account's
+    groups, as the API server asks it (Nodes, CSRs and webhook configurations
+    cluster-wide): a Pod, a workload, exec and ephemeral containers (exec by ``get`` alone
+    unless ``exec_create``, :func:`exec_needs_create`), a token, ``target``'s
+    ``legacy_secrets``, impersonation, ``bind`` on a role of ``target``'s and ``escalate``
+    on one of the account's own (both from the namespace's RoleBindings, ``bindings``),
+    ``nodes/proxy``, approving a client certificate, webhook configurations. A generator:
+    ``next(ways_in(...), None)`` stops at the first.
+
+    Not every path there is (a hostPath volume, a namespace's Pod Security labels …), and
+    a grant limited to some Nodes by ``resourceNames`` is not asked about.
+    """
+    bindings = list(bindings)
+    ways = _candidate_ways(
+        target,
+        legacy_secrets,
+        _roles_of(bindings, namespace, target),
+        _roles_of(bindings, namespace, account),
+        exec_create,
+    )
+    for what, alternatives in ways:
+        for asks in alternatives:
+            if all(may(authz, namespace, account, p, name=n) for p, n in asks):
+                yield what
+                break

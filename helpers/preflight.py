@@ -338,6 +338,13 @@ def _spec() -> _Raw:
     s.add(nb, "kube-system", "get configmaps", "the legacy-token tracking ConfigMap", TRACKING)
     s.add(nb, CLUSTER, "create tokenreviews.authn", "TokenReview")
     s.delete(nb, ns, "secrets", "`kubectl delete -f 02-legacy-token-secret.yaml`")
+    s.delete(
+        nb,
+        ns,
+        "serviceaccounts",
+        "`kubectl delete serviceaccount`: its token dies with it",
+        "controller-svc-legacy",
+    )
 
     nb, ns = "notebook 03", "bound-ns"
     s.fresh(nb, ns)
@@ -561,6 +568,12 @@ def _spec() -> _Raw:
         "intern-role",
     )
     s.add(nb, ns, "list serviceaccounts configmaps", "the group's members; what intern made")
+    s.add(nb, CLUSTER, "get /metrics", "does exec over WebSocket need `create`? (feature gates)")
+    s.add(nb, ns, "create,get pods", "the admin's Pod web runs as deployer (wait_for_pod)")
+    s.holds(nb, ns, "get,create pods/exec", "Role intern-execs")
+    s.add(nb, ns, "create roles.rbac rolebindings.rbac", "become.grant() of Role intern-execs")
+    s.add(nb, ns, "update roles.rbac", "become.grant() adds `create` to it", "intern-execs")
+    s.delete(nb, ns, "roles.rbac rolebindings.rbac", "`kubectl delete` it again", "intern-execs")
     s.add(
         nb,
         ANY_NAMESPACE,
@@ -727,6 +740,8 @@ def _spec() -> _Raw:
     s.add(who, ns, "get secrets", "Role support grants it; the set-up waits for its token")
     s.add(who, ns, "list secrets serviceaccounts", "the checkers find the accounts and tokens")
     s.add(who, CLUSTER, "create subjectaccessreviews.authz", "the checkers ask RBAC, path by path")
+    s.add(who, ns, "list rolebindings.rbac", "q1's checker: whose roles `bind`, `escalate` reach")
+    s.add(who, CLUSTER, "get /metrics", "q1's checker: does exec need `create`? (feature gates)")
     s.add(who, CLUSTER, "create tokenreviews.authn", "q2's checker asks who the token is")
     s.add(who, ns, "create serviceaccounts/token", "q2's solution: a token of ops")
     s.add(who, ns, "get,patch roles.rbac", "q3's solution: `kubectl apply` Role ops")
@@ -1109,7 +1124,7 @@ def needs_table(needs: Iterable[Need] = NEEDS) -> pd.DataFrame:
     >>> table.loc["`bind clusterroles.rbac.authorization.k8s.io`", "objects"]
     'cluster-admin, edit, view'
     >>> table.loc["`get /metrics`", "needed by"]
-    'notebooks 09, 10'
+    'notebooks 09, 10, 12, lab 12'
     """
     rows: dict[str, dict[str, list[str]]] = {}
     for need in needs:

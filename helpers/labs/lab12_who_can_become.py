@@ -8,17 +8,23 @@ grants: ``ci-runner`` may create Pods and read their logs, ``support`` may read 
 ``ops`` is supposed to mint tokens for.
 
 Every check asks the API server (SubjectAccessReview, TokenReview) and, where the course can
-see it, the audit log, never the shape of the Roles: any correct way is recognised.
+see it, the audit log, never the shape of the Roles: any correct way is recognised. Which
+paths count is :func:`helpers.become.ways_in`'s: every path notebook 12 names (its seven,
+workloads, exec — ``get`` alone before Kubernetes 1.35 —, ephemeral containers,
+``nodes/proxy``, approving client certificates, webhook configurations).
 """
 
 from __future__ import annotations
 
+from itertools import islice
 from typing import Any, ClassVar
 
 from ..auditlog import ISSUED_CREDENTIAL_ID, audit_log
-from ..become import may
+from ..become import exec_needs_create, may, ways_in
 from ..checks import Lab, NotAttempted, NotYet, Question
 from ..course import Course
+from ..errors import CourseApiError
+from ..facts import feature_gates, kubernetes_version
 from ..legacy import wait_for_legacy_token
 from ..names import ns
 from ..reviews import sa_username
@@ -103,36 +109,59 @@ def _manifests() -> list[dict[str, Any]]:
     return docs
 
 
-def ways_to_become(lab: Lab, account: str, target: str = TARGET) -> list[str]:
-    """The paths RBAC gives ``account`` to act as ``target``, as the API server answers."""
-    authz, ns = lab.course.authz, lab.namespace
+def exec_create(course: Course) -> bool:
+    """Does exec over WebSocket need ``create`` on this cluster (1.35+, gate on)?"""
+    try:
+        gates = feature_gates(course)
+    except CourseApiError:  # /metrics out of reach: the version decides
+        gates = {}
+    return exec_needs_create(kubernetes_version(course), gates)
+
+
+def ways_to_become(
+    lab: Lab,
+    account: str,
+    target: str = TARGET,
+    *,
+    first: bool = False,
+    needs_create: bool | None = None,
+) -> list[str]:
+    """The paths RBAC gives ``account`` to act as ``target``, as the API server answers.
+
+    With ``first``, only the first one found (or none): enough to know there is one.
+    ``needs_create``: :func:`exec_create`'s answer, if the caller has it already (it reads
+    the API server's metrics, several megabytes).
+    """
+    course, ns = lab.course, lab.namespace
     secrets = [
         s.metadata.name
-        for s in lab.course.core.list_namespaced_secret(ns).items
+        for s in course.core.list_namespaced_secret(ns).items
         if s.type == "kubernetes.io/service-account-token"
         and (s.metadata.annotations or {}).get("kubernetes.io/service-account.name") == target
     ]
-    paths = []
-    if may(authz, ns, account, "create pods"):
-        paths.append("create pods (a Pod may run as any account of the namespace)")
-    if may(authz, ns, account, "create serviceaccounts/token", name=target):
-        paths.append(f"create serviceaccounts/token for `{target}`")
-    if any(may(authz, ns, account, "get secrets", name=s) for s in secrets):
-        paths.append(f"get the legacy token Secret of `{target}`")
-    if may(authz, ns, account, "impersonate serviceaccounts", name=target):
-        paths.append(f"impersonate `{target}`")
-    return paths
+    ways = ways_in(
+        course.authz,
+        ns,
+        account,
+        target,
+        legacy_secrets=secrets,
+        bindings=course.rbac.list_namespaced_role_binding(ns).items,
+        exec_create=exec_create(course) if needs_create is None else needs_create,
+    )
+    return list(islice(ways, 1) if first else ways)
 
 
 class FindThem(Question):
     title = "who can act as payments?"
     variables = ("BECOMERS",)
     hints = (
-        "Notebook 12's paths: `create pods`, `create serviceaccounts/token`, reading a "
-        "legacy token Secret, `impersonate`. Ask RBAC about each account, don't read Roles.",
+        "Notebook 12's paths: `create pods` (and workloads: Deployments, Jobs …), exec, "
+        "`create serviceaccounts/token`, reading a legacy token Secret, `impersonate`, "
+        "`bind`, `escalate`, and cluster-wide `nodes/proxy`, CSR approval, webhooks. Ask "
+        "RBAC about each account, don't read Roles.",
         "`helpers.become.may(course.authz, NS, account, 'create pods')` asks a "
         "SubjectAccessReview; `name=` covers `resourceNames` (the token of `payments`, the "
-        "Secret `payments-token`).",
+        "Secret `payments-token`); `nodes/proxy` it asks cluster-wide, as the kubelet does.",
     )
     solution_code = """
         from helpers.become import may
@@ -140,13 +169,13 @@ class FindThem(Question):
         secrets = [s.metadata.name for s in course.core.list_namespaced_secret(NS).items
                    if s.type == "kubernetes.io/service-account-token"]
         accounts = [a.metadata.name for a in course.core.list_namespaced_service_account(NS).items]
-        BECOMERS = {
-            account for account in accounts if account != "payments" and (
-                may(course.authz, NS, account, "create pods")
-                or may(course.authz, NS, account, "create serviceaccounts/token", name="payments")
-                or any(may(course.authz, NS, account, "get secrets", name=s) for s in secrets)
-                or may(course.authz, NS, account, "impersonate serviceaccounts", name="payments"))
-        }
+        asks = [("create pods", None), ("create deployments.apps", None),
+                ("create jobs.batch", None), ("create pods/exec", None),
+                ("create serviceaccounts/token", "payments"),
+                ("impersonate serviceaccounts", "payments"), ("get nodes/proxy", None),
+                *[("get secrets", s) for s in secrets]]
+        BECOMERS = {account for account in accounts if account != "payments"
+                    and any(may(course.authz, NS, account, p, name=n) for p, n in asks)}
         BECOMERS
         """
 
@@ -160,9 +189,15 @@ class FindThem(Question):
         accounts = {
             sa.metadata.name for sa in lab.course.core.list_namespaced_service_account(ns).items
         }
-        truth = {a for a in accounts - {TARGET} if ways_to_become(lab, a)}
+        needs_create = exec_create(lab.course)
+        first = {
+            a: ways
+            for a in accounts - {TARGET}
+            if (ways := ways_to_become(lab, a, first=True, needs_create=needs_create))
+        }
+        truth = set(first)
         if answer == truth:
-            paths = "; ".join(f"`{a}`: {ways_to_become(lab, a)[0]}" for a in sorted(truth))
+            paths = "; ".join(f"`{a}`: {first[a][0]}" for a in sorted(truth))
             return (
                 f"{paths}. None of them holds `payments`' permissions, and each can use them: "
                 "count these grants as the target's own."
@@ -273,7 +308,7 @@ class CloseOpsPath(Question):
         if still:
             listed = ", ".join(f"`{a}`" for a in still)
             raise NotYet(f"`ops` may still mint tokens for {listed}.")
-        other_paths = ways_to_become(lab, "ops")
+        other_paths = ways_to_become(lab, "ops", first=True)
         if other_paths:
             raise NotYet(f"`ops` can still act as `payments`: {other_paths[0]}.")
         return (

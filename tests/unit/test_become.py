@@ -245,3 +245,342 @@ def test_summary_fills_in_the_proofs() -> None:
     assert table.loc["impersonate", "ConfigMap"] == "—", "not proven (yet)"
     with pytest.raises(ValueError, match="No such path: typo; the paths are 'create pods', "):
         summary({"typo": Proof("x", "y")})
+
+
+# -- more paths than seven: exec over WebSocket, cluster-wide resources -------------------------
+GATE = "AuthorizePodWebsocketUpgradeCreatePermission"
+
+
+def test_may_asks_cluster_scoped_resources_without_a_namespace() -> None:
+    authz = FakeAuthz(True, True, True, False)
+    assert may(authz, "ns", "intern", "get nodes/proxy")
+    assert may(authz, "ns", "intern", "approve signers.certificates.k8s.io", name="kubernetes.io/*")
+    assert may(authz, "ns", "intern", "bind clusterroles.rbac.authorization.k8s.io", name="edit")
+    assert not may(authz, "ns", "intern", "get nodes/proxy", cluster=False)
+    nodes, signers, bind, in_ns = (spec.resource_attributes for spec in authz.asked)
+    assert (nodes.resource, nodes.subresource, nodes.namespace) == ("nodes", "proxy", None)
+    assert (signers.group, signers.namespace, signers.name) == (
+        "certificates.k8s.io",
+        None,
+        "kubernetes.io/*",
+    )
+    assert bind.namespace == "ns", "a RoleBinding's escalation check is asked in its namespace"
+    assert in_ns.namespace == "ns"
+    assert {"nodes", "certificatesigningrequests", "signers"} <= become.CLUSTER_SCOPED
+
+
+def test_exec_needs_create_from_the_gate_or_the_version() -> None:
+    assert not become.exec_needs_create((1, 33), {})
+    assert not become.exec_needs_create((1, 34), {})
+    assert become.exec_needs_create((1, 35), {}), "on by default from 1.35"
+    assert become.exec_needs_create((1, 37), {GATE: ("BETA", True)})
+    assert not become.exec_needs_create((1, 37), {GATE: ("BETA", False)}), "switched off"
+    assert become.WEBSOCKET_FEATURE.gate == GATE and become.WEBSOCKET_FEATURE.ga is None
+
+
+def _handshake_error(status: int) -> ApiException:
+    body = json.dumps(
+        {
+            "kind": "Status",
+            "reason": "Forbidden",
+            "message": 'pods "web" is forbidden: ',
+            "code": status,
+        }
+    )
+    return ApiException(
+        status=0,
+        reason=f"Handshake status {status} Forbidden -+-+- {{'audit-id': 'x'}} -+-+- {body}",
+    )
+
+
+def test_read_token_by_exec_returns_a_refused_handshake(monkeypatch: pytest.MonkeyPatch) -> None:
+    from helpers.errors import CourseApiError, translate_api_errors
+
+    def refused(core: Any, namespace: str, pod: str) -> None:
+        with translate_api_errors():
+            raise _handshake_error(403)
+
+    monkeypatch.setattr(become, "read_pod_token", refused)
+    refusal = become.read_token_by_exec(None, "ns", "web")  # type: ignore[arg-type]
+    assert isinstance(refusal, Forbidden) and refusal.status == 403
+    assert refusal.message.startswith('pods "web" is forbidden'), refusal.message
+
+    def broken(core: Any, namespace: str, pod: str) -> None:
+        with translate_api_errors():
+            raise ApiException(status=0, reason="Connection refused")
+
+    monkeypatch.setattr(become, "read_pod_token", broken)
+    with pytest.raises(CourseApiError, match="Connection refused"):
+        become.read_token_by_exec(None, "ns", "web")  # type: ignore[arg-type]
+    monkeypatch.setattr(become, "read_pod_token", lambda core, namespace, pod: "a token")
+    assert become.read_token_by_exec(None, "ns", "web") == "a token"  # type: ignore[arg-type]
+
+
+def test_role_and_grant_manifests() -> None:
+    body = become.role("intern-execs", ["get", "create"], "pods/exec")
+    model = client.ApiClient().deserialize(json.dumps(body), "V1Role", "application/json")
+    assert model.metadata.name == "intern-execs"
+    assert [(r.api_groups, r.resources, r.verbs) for r in model.rules] == [
+        ([""], ["pods/exec"], ["get", "create"])
+    ]
+
+
+# -- ways_in: every path the notebook names, as SubjectAccessReviews -----------------------------
+class RuleAuthz:
+    """Answers SubjectAccessReviews from grants: (verb, group, resource, name, namespace).
+
+    ``name`` None: any object; ``namespace`` None: a ClusterRoleBinding (any namespace and
+    cluster-wide), else a RoleBinding there (never a request without a namespace).
+    Subjects are matched by the user or one of its groups (``who``).
+    """
+
+    def __init__(
+        self, *grants: tuple[str, str, str, str | None, str | None], who: str = ""
+    ) -> None:
+        self.grants = grants
+        self.who = who
+        self.asked: list[client.V1ResourceAttributes] = []
+
+    def create_subject_access_review(
+        self, body: client.V1SubjectAccessReview
+    ) -> client.V1SubjectAccessReview:
+        spec = body.spec
+        attrs = spec.resource_attributes
+        self.asked.append(attrs)
+        resource = f"{attrs.resource}/{attrs.subresource}" if attrs.subresource else attrs.resource
+        covered = not self.who or self.who in [spec.user, *spec.groups]
+        allowed = covered and any(
+            (verb, group, res) == (attrs.verb, attrs.group, resource)
+            and name in (None, attrs.name)
+            and (namespace is None or (attrs.namespace or "") == namespace)
+            for verb, group, res, name, namespace in self.grants
+        )
+        status = client.V1SubjectAccessReviewStatus(allowed=allowed)
+        return client.V1SubjectAccessReview(spec=spec, status=status)
+
+
+NS = "become-ns"
+CERTS, RBAC_GROUP, ADMISSION = (
+    "certificates.k8s.io",
+    "rbac.authorization.k8s.io",
+    "admissionregistration.k8s.io",
+)
+
+
+def _role_binding(name: str, kind: str, role: str, subject: client.RbacV1Subject) -> Any:
+    return client.V1RoleBinding(
+        metadata=client.V1ObjectMeta(name=name, namespace=NS),
+        role_ref=client.V1RoleRef(api_group=RBAC_GROUP, kind=kind, name=role),
+        subjects=[subject],
+    )
+
+
+BINDINGS = [
+    _role_binding(
+        "deployer-edit",
+        "ClusterRole",
+        "edit",
+        client.RbacV1Subject(kind="ServiceAccount", name="deployer"),
+    ),
+    _role_binding(
+        "intern-role",
+        "Role",
+        "intern-role",
+        client.RbacV1Subject(kind="ServiceAccount", name="intern"),
+    ),
+]
+
+
+def _ways(*grants: tuple[str, str, str, str | None, str | None], **kw: Any) -> list[str]:
+    authz = RuleAuthz(*grants, who=kw.pop("who", ""))
+    return list(
+        become.ways_in(
+            authz,  # type: ignore[arg-type]
+            NS,
+            "intern",
+            "deployer",
+            legacy_secrets=kw.pop("secrets", ()),
+            bindings=BINDINGS,
+            **kw,
+        )
+    )
+
+
+@pytest.mark.parametrize(
+    ("grants", "expected"),
+    [
+        ([("create", "", "pods", None, NS)], "create pods"),
+        ([("create", "batch", "jobs", None, NS)], "create or change a workload"),
+        ([("patch", "apps", "deployments", None, NS)], "create or change a workload"),
+        ([("create", "", "pods/exec", None, NS)], "exec into a Pod"),
+        ([("update", "", "pods/ephemeralcontainers", None, NS)], "add an ephemeral container"),
+        ([("create", "", "serviceaccounts/token", "deployer", NS)], "create serviceaccounts/token"),
+        ([("impersonate", "", "serviceaccounts", "deployer", NS)], "impersonate `deployer`"),
+        (
+            [
+                ("create", RBAC_GROUP, "rolebindings", None, NS),
+                ("bind", RBAC_GROUP, "clusterroles", "edit", NS),
+            ],
+            "bind ClusterRole `edit`",
+        ),
+        (
+            [
+                ("escalate", RBAC_GROUP, "roles", "intern-role", NS),
+                ("patch", RBAC_GROUP, "roles", "intern-role", NS),
+            ],
+            "escalate its own Role `intern-role`",
+        ),
+        ([("get", "", "nodes/proxy", None, None)], "proxy to the kubelet"),
+        ([("create", "", "nodes/proxy", None, None)], "proxy to the kubelet"),
+        (
+            [
+                ("create", CERTS, "certificatesigningrequests", None, None),
+                ("update", CERTS, "certificatesigningrequests/approval", None, None),
+                ("approve", CERTS, "signers", "kubernetes.io/kube-apiserver-client", None),
+            ],
+            "approve a client certificate",
+        ),
+        (
+            [
+                ("create", CERTS, "certificatesigningrequests", None, None),
+                ("update", CERTS, "certificatesigningrequests/approval", None, None),
+                ("approve", CERTS, "signers", "kubernetes.io/*", None),
+            ],
+            "approve a client certificate",
+        ),
+        (
+            [("patch", ADMISSION, "mutatingwebhookconfigurations", None, None)],
+            "write an admission webhook",
+        ),
+        (
+            [("create", ADMISSION, "validatingwebhookconfigurations", None, None)],
+            "write an admission webhook",
+        ),
+    ],
+    ids=lambda v: v if isinstance(v, str) else None,
+)
+def test_ways_in_knows_each_path_the_notebook_names(
+    grants: list[tuple[str, str, str, str | None, str | None]], expected: str
+) -> None:
+    ways = _ways(*grants)
+    assert len(ways) == 1 and ways[0].startswith(expected), ways
+
+
+def test_ways_in_the_legacy_secret_and_its_names() -> None:
+    secret = ("get", "", "secrets", "deployer-token", NS)
+    assert _ways(secret, secrets=["deployer-token"]) == [
+        "get the legacy token Secret of `deployer`"
+    ]
+    assert _ways(("list", "", "secrets", None, NS), secrets=["deployer-token"])
+    assert _ways(secret) == [], "no legacy token of deployer: reading Secrets gives none"
+    assert _ways(("get", "", "secrets", "other", NS), secrets=["deployer-token"]) == []
+
+
+def test_ways_in_is_not_fooled() -> None:
+    # names matter: a token of someone else, impersonating someone else
+    assert _ways(("create", "", "serviceaccounts/token", "ops-bot", NS)) == []
+    assert _ways(("impersonate", "", "serviceaccounts", "ops-bot", NS)) == []
+    # a Role cannot grant Nodes: the request has no namespace
+    assert _ways(("get", "", "nodes/proxy", None, NS)) == []
+    # CSRs: all three are needed, and approve on the client signer
+    csr = [
+        ("create", CERTS, "certificatesigningrequests", None, None),
+        ("update", CERTS, "certificatesigningrequests/approval", None, None),
+    ]
+    assert _ways(*csr) == []
+    assert _ways(*csr, ("approve", CERTS, "signers", "kubernetes.io/kubelet-serving", None)) == []
+    # bind without create rolebindings, or on a role deployer does not hold
+    assert _ways(("bind", RBAC_GROUP, "clusterroles", "edit", NS)) == []
+    rolebindings = ("create", RBAC_GROUP, "rolebindings", None, NS)
+    assert _ways(rolebindings, ("bind", RBAC_GROUP, "clusterroles", "view", NS)) == []
+    # escalate without patch (or update)
+    assert _ways(("escalate", RBAC_GROUP, "roles", "intern-role", NS)) == []
+
+
+def test_ways_in_get_exec_alone_depends_on_the_cluster() -> None:
+    get_exec = ("get", "", "pods/exec", None, NS)
+    assert _ways(get_exec) == [], "1.35+: create is needed too"
+    assert _ways(get_exec, exec_create=False)[0].startswith("exec into a Pod")
+
+
+def test_ways_in_asks_with_the_groups_and_stops_when_asked() -> None:
+    # a group binding: every ServiceAccount of the namespace may create pods
+    pods = ("create", "", "pods", None, NS)
+    assert _ways(pods, who=f"system:serviceaccounts:{NS}") == [
+        "create pods (a Pod may run as any account of the namespace)"
+    ]
+    authz = RuleAuthz(pods, ("create", "", "pods/exec", None, NS))
+    ways = become.ways_in(authz, NS, "intern", "deployer")  # type: ignore[arg-type]
+    assert next(ways).startswith("create pods") and len(authz.asked) == 1, "a generator"
+    assert next(ways).startswith("exec into")
+
+
+# -- the audit looks for the same paths ------------------------------------------------------------
+def _rule(
+    verbs: list[str], resources: list[str], group: str = "", names: list[str] | None = None
+) -> Any:
+    return client.V1PolicyRule(
+        api_groups=[group], resources=resources, verbs=verbs, resource_names=names
+    )
+
+
+def test_the_audit_knows_the_cluster_wide_paths() -> None:
+    from helpers.audit import becoming_powers
+
+    proxy = [_rule(["get"], ["nodes/proxy"])]
+    assert becoming_powers(proxy) == [], "a RoleBinding cannot grant Nodes"
+    assert becoming_powers(proxy, cluster_wide=True) == ["proxy to kubelets"]
+    csr = [
+        _rule(["create"], ["certificatesigningrequests"], CERTS),
+        _rule(["update"], ["certificatesigningrequests/approval"], CERTS),
+    ]
+    assert becoming_powers(csr, cluster_wide=True) == [], "no approve on the signer"
+    kubelet_signer = _rule(["approve"], ["signers"], CERTS, ["kubernetes.io/kubelet-serving"])
+    assert becoming_powers([*csr, kubelet_signer], cluster_wide=True) == []
+    for signer in ("kubernetes.io/kube-apiserver-client", "kubernetes.io/*"):
+        approve = _rule(["approve"], ["signers"], CERTS, [signer])
+        assert becoming_powers([*csr, approve], cluster_wide=True) == [
+            "approve client certificates"
+        ]
+    webhooks = [_rule(["patch"], ["validatingwebhookconfigurations"], ADMISSION)]
+    assert becoming_powers(webhooks, cluster_wide=True) == ["write admission webhooks"]
+    assert becoming_powers([_rule(["create"], ["jobs"], "batch")]) == ["create or change workloads"]
+
+
+def test_the_audit_counts_get_pods_exec_where_it_opens_a_shell() -> None:
+    from helpers.audit import Snapshot, becoming_powers, can_become
+
+    get_exec = [_rule(["get"], ["pods/exec"])]
+    assert becoming_powers(get_exec) == []
+    assert becoming_powers(get_exec, websocket_get_exec=True) == ["exec into pods"]
+    role = client.V1Role(metadata=client.V1ObjectMeta(name="look", namespace=NS), rules=get_exec)
+    snap = Snapshot(
+        roles=[role],
+        role_bindings=[
+            _role_binding(
+                "look", "Role", "look", client.RbacV1Subject(kind="ServiceAccount", name="support")
+            )
+        ],
+    )
+    assert can_become(snap).empty
+    found = can_become(snap, websocket_get_exec=True)
+    assert list(found["name"]) == ["support"] and "exec into pods" in found.loc[0, "detail"]
+
+
+def test_a_cluster_role_binding_alone_grants_the_cluster_wide_paths() -> None:
+    from helpers.audit import EVERY_NAMESPACE, find_can_become
+
+    proxy = client.V1ClusterRole(
+        metadata=client.V1ObjectMeta(name="node-proxy"), rules=[_rule(["get"], ["nodes/proxy"])]
+    )
+    sa = client.RbacV1Subject(kind="ServiceAccount", name="support", namespace=NS)
+    in_ns = _role_binding("proxy", "ClusterRole", "node-proxy", sa)
+    crb = client.V1ClusterRoleBinding(
+        metadata=client.V1ObjectMeta(name="proxy"),
+        role_ref=client.V1RoleRef(api_group=RBAC_GROUP, kind="ClusterRole", name="node-proxy"),
+        subjects=[sa],
+    )
+    assert find_can_become([], [proxy], [in_ns], []) == []
+    (finding,) = find_can_become([], [proxy], [], [crb])
+    assert finding.namespace == EVERY_NAMESPACE and finding.name == f"{NS}/support"
+    assert "proxy to kubelets" in finding.detail
