@@ -205,7 +205,15 @@ def open_log(run: Run, name: str) -> tuple[IO[str], Path]:
     return path.open("a"), path
 
 
-def run_on(run: Run, name: str, backend: str, env: dict[str, str]) -> bool:
+def run_on(
+    run: Run,
+    name: str,
+    backend: str,
+    env: dict[str, str],
+    lifecycle: bool = True,
+    workers: int = WORKERS,
+) -> bool:
+    """One run's suite; with ``lifecycle``, then the backend's life-cycle tests alone."""
     started = time.monotonic()
     say(f"{name}: every cluster test, checker test, notebook and lab ({backend})")
     log, path = open_log(run, name)
@@ -213,12 +221,38 @@ def run_on(run: Run, name: str, backend: str, env: dict[str, str]) -> bool:
         # tests of the local cluster's own machinery are not collected elsewhere (never skipped)
         only = [] if name == "local" else ["-m", "not local_only"]
         parallel, last = suite(backend)
-        rc = pytest(parallel, env, [*xdist(WORKERS), *only, *run.pytest_args], log)
-        if rc == 0 and last and name != "floor":
+        rc = pytest(parallel, env, [*xdist(workers), *only, *run.pytest_args], log)
+        if rc == 0 and last and lifecycle:
             rc = pytest(last, env, [*only, *run.pytest_args], log)
     if rc == 5:
         return run.record(name, "FAILED", started, "pytest collected no tests", path)
     return run.record(name, "passed" if rc == 0 else "FAILED", started, f"pytest exit {rc}", path)
+
+
+def lifecycle_run(run: Run, backend: str, env: dict[str, str]) -> bool:
+    """The life-cycle tests of ``backend`` (they stop and restart its cluster): alone, last."""
+    started = time.monotonic()
+    _, last = suite(backend)
+    if not last:
+        return True
+    log, path = open_log(run, f"{backend}-lifecycle")
+    with log:
+        rc = pytest(last, env, run.pytest_args, log)
+    name = f"{backend} life cycle"
+    return run.record(name, "passed" if rc == 0 else "FAILED", started, f"pytest exit {rc}", path)
+
+
+def side_by_side(jobs: list[Callable[[], bool]]) -> bool:
+    """Run ``jobs`` in threads at once (one after the other with COURSE_TEST_CONCURRENT=0)."""
+    results: list[bool] = []
+    if os.environ.get("COURSE_TEST_CONCURRENT", "1") == "0":
+        return all(job() for job in jobs)
+    threads = [threading.Thread(target=lambda j=j: results.append(j())) for j in jobs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return len(results) == len(jobs) and all(results)
 
 
 def with_cluster(
@@ -258,7 +292,7 @@ def kubeconfig_run(run: Run) -> bool:
     except Exception as exc:  # one line: what failed
         return run.record("kubeconfig", "FAILED", started, f"no course-user kubeconfig: {exc}")
     env = env_for("kubeconfig", COURSE_KUBECONFIG=str(path))
-    return run_on(run, "kubeconfig", "kubeconfig", env)
+    return run_on(run, "kubeconfig", "kubeconfig", env, workers=3)
 
 
 def workshop_run(run: Run) -> bool:
@@ -319,13 +353,19 @@ def local_chain(run: Run, wanted: list[str]) -> None:
         env.pop(versions.ENV, None)
 
         def on_newest() -> bool:
-            ok = True
+            # three suites on one cluster, side by side (each has its own namespaces: the
+            # kubeconfig run's prefix kc-, the workshop's learners ci-NN-); then the local
+            # cluster's life cycle, alone, as it restarts the cluster
+            jobs: list[Callable[[], bool]] = []
             if "local" in newest:
-                ok &= run_on(run, "local", "local", env)
+                jobs.append(lambda: run_on(run, "local", "local", env, lifecycle=False))
             if "kubeconfig" in newest:
-                ok &= kubeconfig_run(run)
+                jobs.append(lambda: kubeconfig_run(run))
             if "workshop" in newest:
-                ok &= workshop_run(run)
+                jobs.append(lambda: workshop_run(run))
+            ok = side_by_side(jobs)
+            if "local" in newest and ok:
+                ok &= lifecycle_run(run, "local", env)
             return ok
 
         with_cluster(run, "local", env, on_newest)
@@ -335,7 +375,7 @@ def local_chain(run: Run, wanted: list[str]) -> None:
             run,
             f"floor ({FLOOR})",
             env,
-            lambda: run_on(run, "floor", "local", env),
+            lambda: run_on(run, "floor", "local", env, lifecycle=False),
             stop_others=True,
         )
 
@@ -378,16 +418,7 @@ def main(argv: list[str] | None = None) -> int:
         rc = pytest(OFFLINE, dict(os.environ), pytest_args, None)
         run.record("no cluster", "passed" if rc == 0 else "FAILED", started, f"pytest exit {rc}")
 
-    chains = [threading.Thread(target=c, args=(run, runs)) for c in (local_chain, kind_chain)]
-    if os.environ.get("COURSE_TEST_CONCURRENT", "1") == "0":
-        for t in chains:
-            t.start()
-            t.join()
-    else:
-        for t in chains:
-            t.start()
-        for t in chains:
-            t.join()
+    side_by_side([lambda c=c: c(run, runs) or True for c in (local_chain, kind_chain)])
 
     for o in run.outcomes:
         if o.status == "FAILED" and o.log and o.log.is_file():
