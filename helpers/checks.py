@@ -13,6 +13,11 @@ question asks for a value, the learner's variable. It displays one of three outc
 so an unanswered lab runs cleanly from top to bottom. The outcome is also returned as a
 :class:`Result` and recorded in :data:`RESULTS`, which the tests read.
 
+The API server answers a change a moment late (RBAC about a second, a cached token
+authentication up to 10 s): a checker asks again for a short while with :func:`settle`
+before it says *Not yet*. A check whose scenario is gone (cleaned up, namespace deleted)
+says so and how to get it back; :meth:`Lab.clean_up` does nothing during *Run All*.
+
 Example:
     >>> class Double(Question):
     ...     variables = ("ANSWER",)
@@ -40,9 +45,11 @@ import html
 import re
 import sys
 import textwrap
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal
+from datetime import datetime
+from typing import Any, ClassVar, Literal, TypeVar
 
 from kubernetes.client.exceptions import ApiException
 
@@ -64,6 +71,8 @@ __all__ = [
     "____",
     "is_placeholder",
     "one_sentence",
+    "run_checks",
+    "settle",
 ]
 
 Status = Literal["Correct", "Not yet", "Not attempted"]
@@ -264,6 +273,9 @@ class Question:
         """
         caller = sys._getframe(1).f_globals if not answers else {}
         try:
+            gone = self.lab.scenario_gone() if self.lab is not None else None
+            if gone:
+                raise NotYet(gone)
             values = self._collect(answers or caller)
             message = self.evaluate(**values)
             result = Result(self.name, CORRECT, message or "")
@@ -272,10 +284,12 @@ class Question:
         except NotYet as exc:
             result = Result(self.name, NOT_YET, str(exc))
         except Exception as exc:  # a check must never raise in a learner's notebook
+            gone = self.lab.scenario_gone() if self.lab is not None else None
             result = Result(
                 self.name,
                 NOT_YET,
-                f"the check could not finish ({one_sentence(exc)}). Fix that, or run the "
+                gone
+                or f"the check could not finish ({one_sentence(exc)}). Fix that, or run the "
                 "lab's set-up cell again, then re-run the check.",
             )
         result.message = _sentence(result.message)
@@ -358,6 +372,9 @@ class Lab:
         self.questions: list[Question] = [
             cls(f"q{i}", self) for i, cls in enumerate(self.question_types, start=1)
         ]
+        self.cleaned_up = False
+        # when the set-up cell was sent and when it ran (see clean_up)
+        self._set_up_request = _cell_request()
 
     def set_up(self) -> Lab:
         """Create the scenario (override); returns the lab for chaining."""
@@ -371,11 +388,48 @@ class Lab:
         """
         delete_lab_cluster_bindings(self.course, self.namespace)
         self.course.fresh_namespace(self.namespace)
+        self.cleaned_up = False
 
-    def clean_up(self) -> None:
-        """Delete the lab's namespace, and ClusterRoleBindings that bind only its accounts."""
+    def clean_up(self, *, now: bool = False) -> None:
+        """Delete the lab's namespace, and ClusterRoleBindings that bind only its accounts.
+
+        In a notebook, a clean-up cell that was queued behind the cells above it (*Run All*)
+        does nothing and says so: it would delete the scenario the learner's answers need.
+        Run on its own, or with ``now=True``, it cleans up.
+        """
+        if not now and _queued_behind_others(self._set_up_request):
+            text = (
+                "**Not cleaned up:** this cell ran as part of *Run All*, so the lab keeps its "
+                "scenario for your answers. When you are done, run this cell on its own."
+            )
+            _show(text, text.replace("**", "").replace("*", ""))
+            return
         delete_lab_cluster_bindings(self.course, self.namespace)
         self.course.delete_namespace(self.namespace)
+        self.cleaned_up = True
+
+    def scenario_gone(self) -> str | None:
+        """Why the scenario is gone, in one sentence with the way back; ``None`` if it is there.
+
+        Gone means cleaned up by this lab, or its namespace deleted (or being deleted).
+        """
+        where = f"namespace `{self.namespace}`"
+        again = "re-run the lab's first code cell (the set-up) to create it again"
+        if self.cleaned_up:
+            return f"the lab's scenario is gone (you ran `lab.clean_up()`): {again}."
+        if self.course is None:
+            return None
+        try:
+            namespace = self.course.core.read_namespace(self.namespace)
+        except ApiException as exc:
+            if exc.status == 404:
+                return f"the lab's scenario is gone ({where} does not exist): {again}."
+            return None  # e.g. a workshop learner may not read namespaces: assume it is there
+        except Exception:
+            return None
+        if namespace.metadata.deletion_timestamp is not None:
+            return f"the lab's scenario is gone ({where} is being deleted): {again}."
+        return None
 
     def names(self) -> dict[str, Any]:
         """The names the lab's set-up cell defines (the tests run solutions with them)."""
@@ -383,6 +437,72 @@ class Lab:
 
     def __iter__(self) -> Iterable[Question]:
         return iter(self.questions)
+
+
+#: A cell's request: when the client sent it (its clock) and when it began to run (ours).
+_Request = tuple[datetime, float]
+
+
+def _cell_request() -> _Request | None:
+    """When the running notebook cell was sent and when it started here; ``None`` outside one.
+
+    The date is the client's (the ``date`` of the execute request's header); the start is
+    this process's monotonic clock, so only differences between two requests mean anything.
+    """
+    try:
+        from IPython import get_ipython
+
+        kernel = getattr(get_ipython(), "kernel", None)
+        sent = kernel.get_parent()["header"]["date"] if kernel is not None else None
+    except Exception:
+        return None
+    return (sent, time.monotonic()) if isinstance(sent, datetime) else None
+
+
+def _queued_behind_others(earlier: _Request | None, *, slack: float = 1.0) -> bool:
+    """True if the running cell waited in the kernel's queue for other cells.
+
+    Compared with an ``earlier`` cell that ran as soon as it was sent: the time between the
+    two starts minus the time between the two sends is how much longer this cell waited.
+    The clocks' offset cancels out. *Run All* sends every cell at once, so the last one waits
+    for all the others; a cell run by hand waits for nothing.
+    """
+    now = _cell_request()
+    if earlier is None or now is None:
+        return False
+    (sent_then, start_then), (sent_now, start_now) = earlier, now
+    return (start_now - start_then) - (sent_now - sent_then).total_seconds() > slack
+
+
+T = TypeVar("T")
+
+
+def settle(check: Callable[[], T], seconds: float, *, interval: float = 0.25) -> T:
+    """Run ``check`` until it raises no :class:`NotYet`, for at most ``seconds``; its result.
+
+    The API server answers a change a moment late: RBAC's authorizer reads bindings from
+    informers (about a second behind), and it caches a successful token authentication for
+    up to 10 s. A check that reads either right after the learner's change asks again for a
+    short while before it says *Not yet*; a right answer passes at the first try. The last
+    :class:`NotYet` is raised when time is up.
+
+    >>> answers = iter([NotYet("not yet."), "ok"])
+    >>> def check():
+    ...     answer = next(answers)
+    ...     if isinstance(answer, NotYet):
+    ...         raise answer
+    ...     return answer
+    >>> settle(check, 1, interval=0)
+    'ok'
+    """
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            return check()
+        except NotYet:
+            if time.monotonic() + interval > deadline:
+                raise
+        time.sleep(interval)
 
 
 def run_checks(checks: Iterable[Callable[[], None]]) -> list[str]:

@@ -6,6 +6,10 @@
 - :func:`call_status` — make a real API call with a token; the HTTP status it got.
 - :func:`as_token` — the learner's token answer (``Token`` or string) or *Not yet*.
 - :func:`wait_until_rejected` — TokenReview until the API server says no (its 10 s cache).
+- :func:`why_legacy_token_refused` — what the API server looks at for a legacy token, read
+  from the objects (a TokenReview would count as a use).
+- :data:`RBAC_SETTLE`, :data:`AUTH_SETTLE` — how long a check asks again before *Not yet*
+  (with :func:`helpers.checks.settle`).
 - :func:`token_source` — how a Pod gets its ServiceAccount token, if it gets one.
 - :func:`apply` — ``kubectl apply`` a list of manifests (what the set-up cells seed).
 """
@@ -32,7 +36,10 @@ from ..reviews import can_i, review_token, sa_groups, sa_username
 from ..tokens import Token
 
 __all__ = [
+    "AUTH_SETTLE",
+    "INVALID_SINCE_LABEL",
     "LEGACY_SECRET_TYPE",
+    "RBAC_SETTLE",
     "Request",
     "action",
     "apply",
@@ -55,7 +62,17 @@ __all__ = [
     "wait_for_pods",
     "wait_for_tokens",
     "wait_until_rejected",
+    "why_legacy_token_refused",
 ]
+
+#: Seconds a check asks RBAC again before it says *Not yet*: the authorizer's informers see
+#: a new or deleted Role or binding about a second after the API does.
+RBAC_SETTLE = 3.0
+#: Seconds a check asks about a token again before it says it still works: the API server
+#: caches a successful authentication for 10 s.
+AUTH_SETTLE = float(revocation.AUTH_CACHE_TTL_SECONDS + 2)
+#: The label that makes the API server refuse a legacy token (any non-empty value).
+INVALID_SINCE_LABEL = "kubernetes.io/legacy-token-invalid-since"
 
 
 def action(verb: str, resource: str, group: str = "", subresource: str | None = None) -> str:
@@ -266,7 +283,7 @@ def wait_until_rejected(
     token: Token | str,
     *,
     audiences: Sequence[str] | None = None,
-    timeout: float = 15,
+    timeout: float = AUTH_SETTLE,
 ) -> tuple[bool, float, str]:
     """TokenReview until the token is rejected (the API server caches a success for 10 s).
 
@@ -286,6 +303,45 @@ def wait_until_rejected(
     return True, rejection.seconds, rejection.error
 
 
+def why_legacy_token_refused(course: Course, namespace: str, token: Token) -> str | None:
+    """Why the API server would refuse this legacy token, from the objects it reads; or ``None``.
+
+    It accepts a legacy token while its ServiceAccount exists with the UID the token names,
+    and its Secret exists (not being deleted), holds that very token and has no non-empty
+    ``kubernetes.io/legacy-token-invalid-since`` label (``pkg/serviceaccount/legacy.go``).
+    Reading those objects changes nothing, whereas a TokenReview of a legacy token counts
+    as a use and sets its last-used label. The API server's own answer may lag this by up
+    to 10 s (its cache of successful authentications).
+    """
+    claims = token.claims
+    prefix = "kubernetes.io/serviceaccount/"
+    account = claims.get(prefix + "service-account.name", "?")
+    secret_name = claims.get(prefix + "secret.name", "?")
+    try:
+        sa = course.core.read_namespaced_service_account(account, namespace)
+    except ApiException as exc:
+        if exc.status != 404:
+            raise
+        return f"ServiceAccount `{account}` is gone"
+    if sa.metadata.uid != claims.get(prefix + "service-account.uid"):
+        return f"ServiceAccount `{account}` was deleted and created again (a new UID)"
+    if sa.metadata.deletion_timestamp is not None:
+        return f"ServiceAccount `{account}` is being deleted"
+    try:
+        secret = course.core.read_namespaced_secret(secret_name, namespace)
+    except ApiException as exc:
+        if exc.status != 404:
+            raise
+        return f"Secret `{secret_name}` was deleted"
+    if secret.metadata.deletion_timestamp is not None:
+        return f"Secret `{secret_name}` is being deleted"
+    if secret_token(secret) != token:
+        return f"Secret `{secret_name}` holds another token"
+    if (secret.metadata.labels or {}).get(INVALID_SINCE_LABEL):
+        return f"Secret `{secret_name}` is labelled `{INVALID_SINCE_LABEL}`"
+    return None
+
+
 def token_of(
     course: Course, value: object, variable: str, namespace: str, account: str, words: str
 ) -> tuple[Token, Any]:
@@ -303,15 +359,27 @@ def token_of(
     return token, status
 
 
-def name_set(value: object, variable: str, what: str, *, strip_prefix: str = "") -> set[str]:
+def name_set(
+    value: object, variable: str, what: str, *, strip_prefix: str | tuple[str, ...] = ""
+) -> set[str]:
     """The learner's answer as a set of names, or *Not yet* if it is not a collection.
 
-    >>> sorted(name_set(["ns/a", " b "], "X", "Secret", strip_prefix="ns/"))
-    ['a', 'b']
+    Each prefix in ``strip_prefix`` is removed from each name (``kubectl get -o name`` writes
+    ``secret/a``).
+
+    >>> sorted(name_set(["ns/a", " b ", "secret/c"], "X", "S", strip_prefix=("ns/", "secret/")))
+    ['a', 'b', 'c']
     """
     if isinstance(value, str) or not isinstance(value, set | frozenset | list | tuple):
         raise NotYet(f"`{variable}` should be a set of {what} names, like `{{'a', 'b'}}`.")
-    return {str(n).strip().removeprefix(strip_prefix) for n in value}
+    prefixes = (strip_prefix,) if isinstance(strip_prefix, str) else strip_prefix
+    names = set()
+    for item in value:
+        name = str(item).strip()
+        for prefix in prefixes:
+            name = name.removeprefix(prefix)
+        names.add(name)
+    return names
 
 
 def set_mismatch(

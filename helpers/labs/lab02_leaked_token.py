@@ -19,9 +19,10 @@ from ..names import ns
 from ..reviews import review_token, sa_username, whoami
 from ..tokens import Token
 from .common import (
+    AUTH_SETTLE,
+    INVALID_SINCE_LABEL,
     LEGACY_SECRET_TYPE,
     apply,
-    exists,
     legacy_secrets,
     name_set,
     plural,
@@ -29,6 +30,7 @@ from .common import (
     set_mismatch,
     wait_for_tokens,
     wait_until_rejected,
+    why_legacy_token_refused,
 )
 
 __all__ = ["NAMESPACE", "LeakedTokenLab", "start"]
@@ -200,7 +202,8 @@ class Revoke(Question):
         "A legacy token lives exactly as long as its Secret: the API server looks the Secret "
         "up on every request.",
         "Deleting the ServiceAccount would revoke it too — and every other token of that "
-        "account. Delete only what holds the leaked token.",
+        "account. Delete only what holds the leaked token (or mark it invalid with the "
+        f"`{INVALID_SINCE_LABEL}` label, notebook 10).",
     )
     solution_code = f"""
         %%bash
@@ -209,71 +212,107 @@ class Revoke(Question):
     solution_note = (
         "The check then asks the API server (TokenReview) until it rejects the token: for up "
         "to 10 s after the deletion it still accepts it, because it caches successful "
-        "authentications. Never re-create a Secret of the same name for the same "
+        f"authentications. Labelling the Secret `{INVALID_SINCE_LABEL}=<date>` works too, "
+        "and can be undone. Never re-create a Secret of the same name for the same "
         "ServiceAccount: it would hold the very same token again."
     )
 
     def evaluate(self) -> str:
         lab: LeakedTokenLab = self.lab  # type: ignore[assignment]
-        course, ns = lab.course, lab.namespace
-        core = course.core
-        if not exists(lambda: core.read_namespaced_service_account(LEAKED_ACCOUNT, ns)):
-            raise NotYet(
-                f"ServiceAccount `{LEAKED_ACCOUNT}` is gone. That revokes the leaked token, "
-                "but also every other token of the account, so whatever still uses them is "
-                "locked out. Re-run the set-up cell and revoke only the leaked credential."
-            )
-        account_uid = core.read_namespaced_service_account(LEAKED_ACCOUNT, ns).metadata.uid
-        if account_uid != lab._account_uid:
-            raise NotYet(
-                f"ServiceAccount `{LEAKED_ACCOUNT}` was deleted and re-created: every token of "
-                "the old account is dead, including ones still in use. Re-run the set-up cell "
-                "and revoke only the leaked credential."
-            )
-        current = {s.metadata.name: s.metadata.uid for s in legacy_secrets(course, ns)}
-        holder = lab.holder()
-        if holder is not None:
-            if holder.metadata.uid != lab._uids.get(holder.metadata.name):
+        refused = lab.refused()  # what the API server would say of each token, from the objects
+        why = refused[LEAKED_SECRET_NAME]
+        if why is None:  # nothing that holds it changed: the API server's answer cannot either
+            status = review_token(lab.course.authn, lab.leaked_token)  # a used token: no harm
+            if status.authenticated:
+                raise self._still_works(refused)
+            rejected, waited, error = True, 0.0, status.error or ""
+        else:
+            rejected, waited, error = wait_until_rejected(lab.course, lab.leaked_token)
+            if not rejected:
                 raise NotYet(
-                    f"The leaked token works again: Secret `{holder.metadata.name}` was "
-                    "re-created for the same ServiceAccount, and the tokens controller signed "
-                    "exactly the same token (a legacy token has no issue time and no ID)."
+                    f"{why}, yet the API server still accepts the leaked token after "
+                    f"{AUTH_SETTLE:.0f} s."
                 )
-            originals = {n: u for n, u in lab._uids.items() if n in TOKEN_SECRETS}
-            if current == originals:
-                raise NotAttempted(
-                    "the leaked token's Secret is still there, so the token still works."
-                )
-            gone = sorted(set(originals) - set(current))
-            instead = f" (you deleted {', '.join(f'`{n}`' for n in gone)} instead)" if gone else ""
-            raise NotYet(
-                f"the leaked token still works: the Secret that holds it is still there{instead}."
-            )
-        gone = sorted(n for n in TOKEN_SECRETS if n != LEAKED_SECRET_NAME and n not in current)
-        if gone:
-            raise NotYet(
-                f"you also deleted {', '.join(f'`{n}`' for n in gone)}, which did not leak; "
-                "whatever used it is locked out now. Re-run the set-up cell and revoke only "
-                "the leaked token."
-            )
-        rejected, waited, error = wait_until_rejected(course, lab.leaked_token)
-        if not rejected:
-            raise NotYet("the API server still accepts the leaked token after 15 s.")
-        sibling = secret_token(core.read_namespaced_secret(SIBLING_SECRET, ns))
-        if sibling is None or not review_token(course.authn, sibling).authenticated:
-            raise NotYet(
-                f"the leaked token is rejected, but so is `{SIBLING_SECRET}`, which the CI "
-                "system still uses."
-            )
+        self._nothing_else_revoked(refused)
         took = (
             f" It took {waited:.0f} s: a successful authentication is cached for 10 s."
             if waited >= 1
             else ""
         )
+        if why is not None and INVALID_SINCE_LABEL in why:
+            return (
+                "the API server rejects the leaked token now (its Secret is marked "
+                f"`{INVALID_SINCE_LABEL}`), and `{LEAKED_ACCOUNT}`'s other token still works."
+                f"{took} The label is reversible: remove it and the token works again at once. "
+                "Once nothing complains, delete the Secret."
+            )
         return (
             f"the API server rejects the leaked token now ({error.strip('[]')}), and "
             f"`{LEAKED_ACCOUNT}`'s other token still works.{took}"
         )
+
+    def _still_works(self, refused: dict[str, str | None]) -> Exception:
+        """Why the leaked token still works, as NotYet (or NotAttempted: nothing changed)."""
+        lab: LeakedTokenLab = self.lab  # type: ignore[assignment]
+        holder = lab.course.core.read_namespaced_secret(LEAKED_SECRET_NAME, lab.namespace)
+        if holder.metadata.uid != lab._uids[LEAKED_SECRET_NAME]:
+            return NotYet(
+                f"the leaked token works again: Secret `{LEAKED_SECRET_NAME}` was re-created for "
+                "the same ServiceAccount, and the tokens controller signed exactly the same "
+                "token (a legacy token has no issue time and no ID)."
+            )
+        if INVALID_SINCE_LABEL in (holder.metadata.annotations or {}):
+            return NotYet(
+                f"the API server still accepts the leaked token: Secret `{LEAKED_SECRET_NAME}` "
+                f"has `{INVALID_SINCE_LABEL}` as an *annotation*; the API server reads it as "
+                "a label."
+            )
+        if (holder.metadata.labels or {}).get(INVALID_SINCE_LABEL) == "":
+            return NotYet(
+                f"the API server still accepts the leaked token: the label `{INVALID_SINCE_LABEL}` "
+                "on its Secret is empty; it needs a value (a date)."
+            )
+        instead = sorted(why for why in refused.values() if why)
+        if instead:
+            return NotYet(
+                "the API server still accepts the leaked token; you revoked other tokens "
+                f"instead: {'; '.join(instead)}."
+            )
+        if lab.fingerprint() == lab._fingerprint:
+            return NotAttempted(
+                "the leaked token's Secret is unchanged, and the API server still accepts "
+                "the token."
+            )
+        return NotYet(
+            f"the API server still accepts the leaked token: Secret `{LEAKED_SECRET_NAME}` "
+            "still holds it and is not marked invalid."
+        )
+
+    def _nothing_else_revoked(self, refused: dict[str, str | None]) -> None:
+        """Every other token works: by the objects, and (for a used one) by TokenReview."""
+        lab: LeakedTokenLab = self.lab  # type: ignore[assignment]
+        others = sorted(why for n, why in refused.items() if n != LEAKED_SECRET_NAME and why)
+        again = "Re-run the set-up cell and revoke only the leaked token."
+        account = [why for why in others if why.startswith("ServiceAccount")]
+        if account:
+            raise NotYet(
+                f"the API server rejects the leaked token, but {account[0]}: that revokes every "
+                f"token of the account, `{SIBLING_SECRET}` too, which the CI system still "
+                f"uses. {again}"
+            )
+        if others:
+            raise NotYet(
+                "the API server rejects the leaked token, but you also revoked tokens that "
+                f"did not leak ({'; '.join(others)}): whatever used them is locked out now. "
+                f"{again}"
+            )
+        # the sibling was used in the set-up, so a TokenReview of it records nothing new
+        status = review_token(lab.course.authn, lab.tokens[SIBLING_SECRET])
+        if not status.authenticated:
+            raise NotYet(
+                f"the API server rejects the leaked token, but also `{SIBLING_SECRET}`, which "
+                f"the CI system still uses: {status.error}."
+            )
 
 
 class NeverUsed(Question):
@@ -303,7 +342,7 @@ class NeverUsed(Question):
     def evaluate(self, NEVER_USED: object) -> str:
         lab: LeakedTokenLab = self.lab  # type: ignore[assignment]
         ns = lab.namespace
-        answer = name_set(NEVER_USED, "NEVER_USED", "Secret", strip_prefix=f"{ns}/")
+        answer = name_set(NEVER_USED, "NEVER_USED", "Secret", strip_prefix=(f"{ns}/", "secret/"))
         secrets = {s.metadata.name: s for s in lab.course.core.list_namespaced_secret(ns).items}
         tokens = {n: s for n, s in secrets.items() if s.type == LEGACY_SECRET_TYPE}
         truth = {n for n, s in tokens.items() if LAST_USED_LABEL not in (s.metadata.labels or {})}
@@ -339,27 +378,26 @@ class LeakedTokenLab(Lab):
         NeverUsed,
     )
     leaked_token: Token
+    tokens: dict[str, Token]
     _uids: dict[str, str]
-    _account_uid: str
+    _fingerprint: dict[str, Any]
 
     def set_up(self) -> LeakedTokenLab:
         course, ns = self.course, self.namespace
         self.fresh()
         apply(course, _manifests(), ns)
-        tokens = wait_for_tokens(course, ns, TOKEN_SECRETS)
+        self.tokens = wait_for_tokens(course, ns, TOKEN_SECRETS)
         for name in USED:  # a real request with each of these tokens marks it as used
-            api = course.client_for_token(tokens[name])
+            api = course.client_for_token(self.tokens[name])
             try:
                 whoami(api)
             finally:
                 api.close()
-        self.leaked_token = tokens[LEAKED_SECRET_NAME]
+        self.leaked_token = self.tokens[LEAKED_SECRET_NAME]
         self._uids = {
             s.metadata.name: s.metadata.uid for s in course.core.list_namespaced_secret(ns).items
         }
-        self._account_uid = course.core.read_namespaced_service_account(
-            LEAKED_ACCOUNT, ns
-        ).metadata.uid
+        self._fingerprint = self.fingerprint()
         return self
 
     def names(self) -> dict[str, Any]:
@@ -380,6 +418,30 @@ class LeakedTokenLab(Lab):
             account = holder.metadata.annotations["kubernetes.io/service-account.name"]
             return sa_username(self.namespace, account)
         return str(self.leaked_token.claims["sub"])
+
+    def refused(self) -> dict[str, str | None]:
+        """For each of the scenario's legacy tokens: why the API server would refuse it now."""
+        return {
+            name: why_legacy_token_refused(self.course, self.namespace, token)
+            for name, token in self.tokens.items()
+        }
+
+    def fingerprint(self) -> dict[str, Any]:
+        """The accounts and token Secrets as far as a learner's change shows (not last-used)."""
+        core, ns = self.course.core, self.namespace
+        accounts = {
+            sa.metadata.name: sa.metadata.uid
+            for sa in core.list_namespaced_service_account(ns).items
+        }
+        secrets = {
+            s.metadata.name: (
+                s.metadata.uid,
+                {k: v for k, v in (s.metadata.labels or {}).items() if k != LAST_USED_LABEL},
+                s.metadata.annotations or {},
+            )
+            for s in legacy_secrets(self.course, ns)
+        }
+        return {"accounts": accounts, "secrets": secrets}
 
 
 def start(course: Course, namespace: str = NAMESPACE) -> LeakedTokenLab:

@@ -15,11 +15,12 @@ from typing import Any, ClassVar
 
 from kubernetes import client
 
-from ..checks import Lab, NotAttempted, NotYet, Question
+from ..checks import Lab, NotAttempted, NotYet, Question, run_checks, settle
 from ..course import Course
 from ..names import ns
 from ..pods import busybox_pod, wait_for_pod
 from .common import (
+    RBAC_SETTLE,
     Request,
     action,
     apply,
@@ -61,6 +62,12 @@ NOT_NEEDED = (
     ("list", "services", "", None),
     ("list", "deployments", "apps", None),
     ("create", "rolebindings", "rbac.authorization.k8s.io", None),
+)
+#: requests the API does not serve: granting them grants nothing (`kubectl create role
+#: --verb=get,list,watch --resource=pods,pods/log` names them)
+UNSERVED = (
+    ("list", "pods", "", "log"),
+    ("watch", "pods", "", "log"),
 )
 
 
@@ -115,6 +122,16 @@ def _words(requests: list[tuple[str, str, str, str | None]]) -> str:
     return ", ".join(f"`{action(v, r, g, s)}`" for v, r, g, s in requests)
 
 
+def _some(words: list[str], shown: int = 6) -> str:
+    """The first few of ``words``, and how many more.
+
+    >>> _some(["a", "b", "c"], shown=2)
+    '`a`, `b` and 1 more'
+    """
+    listed = ", ".join(f"`{w}`" for w in words[:shown])
+    return f"{listed} and {len(words) - shown} more" if len(words) > shown else listed
+
+
 def _subject_words(subject: client.RbacV1Subject) -> str:
     ns = f" (namespace `{subject.namespace}`)" if subject.namespace else ""
     return f"{subject.kind} `{subject.name}`{ns}"
@@ -146,7 +163,9 @@ class WriteRole(Question):
         EOF
         """
     solution_note = (
-        "This is the `controller-role` the article's RoleBinding refers to but never defines."
+        "This is the `controller-role` the article's RoleBinding refers to but never defines. "
+        f"`kubectl create role {ROLE} --verb=get,list,watch --resource=pods,pods/log` makes an "
+        "equivalent one (`list` and `watch` of `pods/log` are requests the API does not serve)."
     )
 
     def evaluate(self) -> str:
@@ -156,28 +175,37 @@ class WriteRole(Question):
         if ROLE not in roles:
             raise NotAttempted(f"there is no Role `{ROLE}` in `{ns}` yet.")
         rules = roles[ROLE].rules or []
-        missing = [req for req in NEEDED if not rules_allow(rules, req[0], req[1], req[2], req[3])]
-        extra = [req for req in NOT_NEEDED if rules_allow(rules, req[0], req[1], req[2], req[3])]
-        problems = []
-        if missing:
-            problems.append(f"the Role does not allow {_words(missing)}")
-            groups = {g for r in rules for g in (r.api_groups or [])}
-            if "" not in groups and "*" not in groups:
-                problems.append('Pods are in the core API group, written `""`')
-        # what else the Role grants, in any API group, beyond exactly what is needed
-        extra_words = [action(*req) for req in extra]
-        extra_words += [w for w in rules_beyond(rules, NEEDED) if w not in extra_words]
-        if extra_words:
-            wild = any("*" in (r.verbs or []) + (r.resources or []) for r in rules)
-            why = " (a `*` allows all of them)" if wild else ""
-            listed = ", ".join(f"`{w}`" for w in extra_words)
-            problems.append(f"the Role also allows {listed}{why}: more than a log reader needs")
+        problems = run_checks([lambda: _allows_all_needed(rules), lambda: _allows_no_more(rules)])
         if problems:
             raise NotYet("; ".join(problems) + ".")
         return (
             "the Role allows reading Pods and their logs and nothing else. Nobody can use it "
             "yet: a Role grants nothing until a RoleBinding names a subject."
         )
+
+
+def _allows_all_needed(rules: list[Any]) -> None:
+    """The Role allows every request the controller makes."""
+    missing = [req for req in NEEDED if not rules_allow(rules, *req)]
+    if missing:
+        groups = {g for r in rules for g in (r.api_groups or [])}
+        core = (
+            '; Pods are in the core API group, written `""`'
+            if "" not in groups and "*" not in groups
+            else ""
+        )
+        raise NotYet(f"the Role does not allow {_words(missing)}{core}")
+
+
+def _allows_no_more(rules: list[Any]) -> None:
+    """The Role allows nothing else, in any API group (requests the API never serves aside)."""
+    extra = [action(*req) for req in NOT_NEEDED if rules_allow(rules, *req)]
+    beyond = rules_beyond(rules, NEEDED + UNSERVED)
+    extra += [w for w in beyond if w not in extra]
+    if extra:
+        wild = any("*" in (r.verbs or []) + (r.resources or []) for r in rules)
+        why = " (a `*` allows all of them)" if wild else ""
+        raise NotYet(f"the Role also allows {_some(extra)}{why}: more than a log reader needs")
 
 
 class BindRole(Question):
@@ -195,59 +223,84 @@ class BindRole(Question):
         kubectl auth can-i get pods --subresource=log -n {NAMESPACE} \\
             --as=system:serviceaccount:{NAMESPACE}:{ACCOUNT}
         """
+    solution_note = (
+        "RBAC takes about a second to see a new binding, so `can-i` right after it may still "
+        "say `no`; the check asks again for a few seconds."
+    )
 
     def evaluate(self) -> str:
         lab: LeastPrivilegeLab = self.lab  # type: ignore[assignment]
-        course, ns = lab.course, lab.namespace
-
-        def can(account: str, req: Request, where: str = ns) -> bool:
-            return sa_can_request(course, ns, account, req, where)
-
-        missing = [req for req in NEEDED if not can(ACCOUNT, req)]
+        ns = lab.namespace
         bindings = [
             b
-            for b in course.rbac.list_namespaced_role_binding(ns).items
+            for b in lab.course.rbac.list_namespaced_role_binding(ns).items
             if b.metadata.name not in lab.seeded_bindings
         ]
-        cluster_wide = any(can(ACCOUNT, req, OTHER_NAMESPACE) for req in NEEDED)
-        if len(missing) == len(NEEDED) and not bindings and not cluster_wide:
+        if not bindings and not lab.grants_anything():
             raise NotAttempted(f"no new RoleBinding in `{ns}` yet, and `{ACCOUNT}` may do nothing.")
-        problems = []
-        if missing:
-            problems.append(f"ServiceAccount `{ACCOUNT}` still may not {_words(missing)}")
-            to_role = [b for b in bindings if b.role_ref.kind == "Role" and b.role_ref.name == ROLE]
-            if to_role and len(missing) == len(NEEDED):
-                subjects = ", ".join(_subject_words(s) for b in to_role for s in b.subjects or [])
-                problems.append(
-                    f"a RoleBinding to Role `{ROLE}` names {subjects or 'no subject'}, "
-                    "which is not this ServiceAccount"
-                )
-            elif to_role:
-                problems.append(f"Role `{ROLE}` itself lacks it (see q1)")
-        extra = [action(*req) for req in NOT_NEEDED if can(ACCOUNT, req)]
-        # and whatever else its rules grant here, in any API group (the API server's own list)
-        needed = {(v, f"{r}/{sub}" if sub else r, g) for v, r, g, sub in NEEDED}
-        beyond = effective_grants(course, ns, ACCOUNT) - needed
-        baseline = effective_grants(course, ns, "default") if beyond else set()
-        extra += sorted(w for w in (action(*g) for g in beyond - baseline) if w not in extra)
-        if extra:
-            problems.append(f"`{ACCOUNT}` may also " + ", ".join(f"`{w}`" for w in extra))
-        if cluster_wide:
-            problems.append(
-                f"`{ACCOUNT}` may read Pods in other namespaces too (`{OTHER_NAMESPACE}`): "
-                "only a ClusterRoleBinding grants that"
+
+        def judge() -> None:
+            problems = run_checks(
+                [
+                    lambda: self._may_do_what_it_needs(bindings),
+                    self._may_do_nothing_more,
+                    self._nowhere_else,
+                    self._nobody_else,
+                ]
             )
-        if any(can("default", req) for req in NEEDED):
-            problems.append(
-                f"every ServiceAccount of `{ns}` (`default`, for one) may read Pods or logs now, "
-                "not only the controller"
-            )
-        if problems:
-            raise NotYet("; ".join(problems) + ".")
+            if problems:
+                raise NotYet("; ".join(problems) + ".")
+
+        settle(judge, RBAC_SETTLE)  # RBAC sees a binding made a moment ago a little later
         return (
             f"SubjectAccessReviews say `{ACCOUNT}` may read Pods and logs in `{ns}`, and "
             "nothing else, nowhere else, and no other account gained anything."
         )
+
+    def _may_do_what_it_needs(self, bindings: list[Any]) -> None:
+        lab: LeastPrivilegeLab = self.lab  # type: ignore[assignment]
+        missing = [req for req in NEEDED if not lab.can(ACCOUNT, req)]
+        if not missing:
+            return
+        problem = f"ServiceAccount `{ACCOUNT}` still may not {_words(missing)}"
+        to_role = [b for b in bindings if b.role_ref.kind == "Role" and b.role_ref.name == ROLE]
+        if to_role and len(missing) == len(NEEDED):
+            subjects = ", ".join(_subject_words(s) for b in to_role for s in b.subjects or [])
+            problem += (
+                f"; a RoleBinding to Role `{ROLE}` names {subjects or 'no subject'}, "
+                "which is not this ServiceAccount"
+            )
+        elif to_role:
+            problem += f"; Role `{ROLE}` itself lacks it (see q1)"
+        raise NotYet(problem)
+
+    def _may_do_nothing_more(self) -> None:
+        lab: LeastPrivilegeLab = self.lab  # type: ignore[assignment]
+        course, ns = lab.course, lab.namespace
+        extra = [action(*req) for req in NOT_NEEDED if lab.can(ACCOUNT, req)]
+        # and whatever else its rules grant here, in any API group (the API server's own list)
+        needed = {(v, f"{r}/{sub}" if sub else r, g) for v, r, g, sub in NEEDED + UNSERVED}
+        beyond = effective_grants(course, ns, ACCOUNT) - needed
+        baseline = effective_grants(course, ns, "default") if beyond else set()
+        extra += sorted(w for w in (action(*g) for g in beyond - baseline) if w not in extra)
+        if extra:
+            raise NotYet(f"`{ACCOUNT}` may also {_some(extra)}")
+
+    def _nowhere_else(self) -> None:
+        lab: LeastPrivilegeLab = self.lab  # type: ignore[assignment]
+        if any(lab.can(ACCOUNT, req, OTHER_NAMESPACE) for req in NEEDED):
+            raise NotYet(
+                f"`{ACCOUNT}` may read Pods in other namespaces too (`{OTHER_NAMESPACE}`): "
+                "only a ClusterRoleBinding grants that"
+            )
+
+    def _nobody_else(self) -> None:
+        lab: LeastPrivilegeLab = self.lab  # type: ignore[assignment]
+        if any(lab.can("default", req) for req in NEEDED):
+            raise NotYet(
+                f"every ServiceAccount of `{lab.namespace}` (`default`, for one) may read Pods "
+                "or logs now, not only the controller"
+            )
 
 
 class UseToken(Question):
@@ -278,21 +331,29 @@ class UseToken(Question):
         lifetime = int(token.claims["exp"]) - int(token.claims["iat"])
         if lifetime > 3600:
             raise NotYet(f"this token lives {lifetime} s; an hour is plenty for a test.")
-        log: list[str] = []
 
-        def read_log(api: client.ApiClient) -> None:
-            log.append(client.CoreV1Api(api).read_namespaced_pod_log("app", ns))
+        def reads_the_log_only() -> None:
+            log: list[str] = []
 
-        code, message = call_status(course, token, read_log)
-        if code != 200:
-            raise NotYet(f"with this token, reading the log of Pod `app` fails: {code} {message}")
-        if lab.nonce not in log[0]:
-            raise NotYet("the log read with this token is not the log of Pod `app`.")
-        code, _ = call_status(
-            course, token, lambda api: client.CoreV1Api(api).list_namespaced_secret(ns)
-        )
-        if code != 403:
-            raise NotYet("with this token, listing Secrets works too: least privilege is not met.")
+            def read_log(api: client.ApiClient) -> None:
+                log.append(client.CoreV1Api(api).read_namespaced_pod_log("app", ns))
+
+            code, message = call_status(course, token, read_log)
+            if code != 200:
+                raise NotYet(
+                    f"with this token, reading the log of Pod `app` fails: {code} {message}"
+                )
+            if lab.nonce not in log[0]:
+                raise NotYet("the log read with this token is not the log of Pod `app`.")
+            code, _ = call_status(
+                course, token, lambda api: client.CoreV1Api(api).list_namespaced_secret(ns)
+            )
+            if code != 403:
+                raise NotYet(
+                    "with this token, listing Secrets works too: least privilege is not met."
+                )
+
+        settle(reads_the_log_only, RBAC_SETTLE)  # a binding made a moment ago counts too
         return (
             "with the controller's own token, reading the log works and listing Secrets gets "
             "403 Forbidden: authenticated, but not authorised."
@@ -329,28 +390,34 @@ class SecretReaders(Question):
             SECRET_READERS,
             "SECRET_READERS",
             "ServiceAccount",
-            strip_prefix=f"system:serviceaccount:{ns}:",
+            strip_prefix=(f"system:serviceaccount:{ns}:", "serviceaccount/"),
         )
         accounts = {
             sa.metadata.name for sa in course.core.list_namespaced_service_account(ns).items
         }
-        truth = {
-            name for name in accounts if sa_can(course, ns, name, "get", "secrets", namespace=ns)
-        }
-        if answer == truth:
-            return (
-                "SubjectAccessReview is the ground truth: it evaluates every binding, whichever "
-                "way it names the account."
-            )
-        raise set_mismatch(
-            answer,
-            truth,
-            lambda name: (
-                f"`{name}` may not read Secrets"
-                if name in accounts
-                else f"there is no ServiceAccount `{name}` in `{ns}`"
-            ),
-            lambda n: f"you missed {n} {plural(n, 'ServiceAccount')} that may read Secrets",
+
+        def judge() -> None:
+            truth = {
+                name
+                for name in accounts
+                if sa_can(course, ns, name, "get", "secrets", namespace=ns)
+            }
+            if answer != truth:
+                raise set_mismatch(
+                    answer,
+                    truth,
+                    lambda name: (
+                        f"`{name}` may not read Secrets"
+                        if name in accounts
+                        else f"there is no ServiceAccount `{name}` in `{ns}`"
+                    ),
+                    lambda n: f"you missed {n} {plural(n, 'ServiceAccount')} that may read Secrets",
+                )
+
+        settle(judge, RBAC_SETTLE)  # a binding changed a moment ago counts as RBAC will see it
+        return (
+            "SubjectAccessReview is the ground truth: it evaluates every binding, whichever "
+            "way it names the account."
         )
 
 
@@ -377,6 +444,17 @@ class LeastPrivilegeLab(Lab):
         apply(course, docs, ns)
         wait_for_pod(course.core, ns, "app")
         return self
+
+    # -- what the questions ask RBAC ---------------------------------------------------------
+    def can(self, account: str, req: Request, where: str | None = None) -> bool:
+        """May ServiceAccount ``account`` make ``req`` in ``where`` (default: the lab namespace)?"""
+        return sa_can_request(self.course, self.namespace, account, req, where)
+
+    def grants_anything(self) -> bool:
+        """May the controller make any request it needs, here or in another namespace?"""
+        return any(
+            self.can(ACCOUNT, req, where) for req in NEEDED for where in (None, OTHER_NAMESPACE)
+        )
 
 
 def start(course: Course, namespace: str = NAMESPACE) -> LeastPrivilegeLab:

@@ -14,11 +14,12 @@ namespace every two seconds, from inside their Pod, with the token they find the
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from kubernetes import client
 
-from ..checks import Lab, NotAttempted, NotYet, Question
+from ..checks import Lab, NotAttempted, NotYet, Question, run_checks, settle
 from ..cluster.config import TOOLS_IMAGE
 from ..cluster.errors import ClusterError
 from ..course import Course
@@ -28,6 +29,7 @@ from ..reviews import review_token, sa_username
 from ..tokens import Token
 from ..workloads import CALL_API, OWN_NAMESPACE, ApiCall, api_caller, api_calls, wait_for_call
 from .common import (
+    RBAC_SETTLE,
     Request,
     action,
     apply,
@@ -305,34 +307,32 @@ class FixBinding(Question):
         def can(account: str, req: Request, where: str = ns) -> bool:
             return sa_can_request(course, ns, account, req, where)
 
-        allowed = can("syncer", ("list", "configmaps", "", None))
         bindings = course.rbac.list_namespaced_role_binding(ns).items
         now = {b.metadata.name: b.metadata.resource_version for b in bindings}
-        if not allowed and now == lab.initial_bindings:
+        if now == lab.initial_bindings and not can("syncer", LIST_CONFIGMAPS):
             raise NotAttempted("the RoleBindings of the namespace are as the lab created them.")
-        problems = []
-        if not allowed:
-            problems.append(
-                "ServiceAccount `syncer` still may not `list configmaps` (a 403 for the workload)"
-            )
-        extra = [req for req in NOT_NEEDED if can("syncer", req)]
-        if extra:
-            words = ", ".join(f"`{action(*req)}`" for req in extra)
-            problems.append(f"`syncer` may also {words}: that is more than it needs")
-        if can("syncer", ("list", "configmaps", "", None), "kube-system"):
-            problems.append("`syncer` may list ConfigMaps in other namespaces too")
-        if can("default", ("list", "configmaps", "", None)):
-            problems.append(
-                f"every ServiceAccount of `{ns}` (`default`, for one) may list ConfigMaps now"
-            )
-        if problems:
-            raise NotYet("; ".join(problems) + ".")
+
         pod_token = self._pod_token()
-        code, message = call_status(course, pod_token, _list_configmaps(ns))
-        if code != 200:
-            raise NotYet(
-                f"with the token in Pod `syncer`, listing ConfigMaps still fails: {code} {message}"
+
+        def rbac_allows_just_that() -> None:
+            problems = run_checks(
+                [
+                    lambda: _may("syncer", LIST_CONFIGMAPS, can),
+                    lambda: _nothing_more("syncer", can),
+                    lambda: _nowhere_else("syncer", can),
+                    lambda: _nobody_else(ns, can),
+                ]
             )
+            if problems:
+                raise NotYet("; ".join(problems) + ".")
+            code, message = call_status(course, pod_token, _list_configmaps(ns))
+            if code != 200:
+                raise NotYet(
+                    f"with the token in Pod `syncer`, listing ConfigMaps still fails: "
+                    f"{code} {message}"
+                )
+
+        settle(rbac_allows_just_that, RBAC_SETTLE)  # RBAC sees a new binding a moment later
         call = _own_call(course, ns, "syncer", status=200)
         if call.status != 200:
             raise NotYet(f"RBAC allows it, but the workload's own calls still fail: {call}.")
@@ -350,6 +350,34 @@ class FixBinding(Question):
                 "Pod `syncer` has no readable token any more; it did not need changing. "
                 "Re-run the set-up cell to get it back."
             ) from None
+
+
+LIST_CONFIGMAPS: Request = ("list", "configmaps", "", None)
+Can = Callable[..., bool]
+
+
+def _may(account: str, req: Request, can: Can) -> None:
+    if not can(account, req):
+        raise NotYet(
+            f"ServiceAccount `{account}` still may not `{action(*req)}` (a 403 for the workload)"
+        )
+
+
+def _nothing_more(account: str, can: Can) -> None:
+    extra = [req for req in NOT_NEEDED if can(account, req)]
+    if extra:
+        words = ", ".join(f"`{action(*req)}`" for req in extra)
+        raise NotYet(f"`{account}` may also {words}: that is more than it needs")
+
+
+def _nowhere_else(account: str, can: Can) -> None:
+    if can(account, LIST_CONFIGMAPS, "kube-system"):
+        raise NotYet(f"`{account}` may list ConfigMaps in other namespaces too")
+
+
+def _nobody_else(ns: str, can: Can) -> None:
+    if can("default", LIST_CONFIGMAPS):
+        raise NotYet(f"every ServiceAccount of `{ns}` (`default`, for one) may list ConfigMaps now")
 
 
 def _own_call(course: Course, ns: str, pod: str, **match: Any) -> ApiCall:

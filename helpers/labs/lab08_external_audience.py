@@ -9,6 +9,7 @@ cluster as an OpenID Connect issuer: it verifies tokens with the cluster's publi
 from __future__ import annotations
 
 import contextlib
+import http.client
 import json
 from collections.abc import Iterator
 from typing import Any, ClassVar
@@ -16,7 +17,7 @@ from unittest import mock
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
-from kubernetes.client import rest
+from kubernetes.client.exceptions import ApiException
 
 from ..accounts import create_token
 from ..checks import Lab, NotAttempted, NotYet, Question, is_placeholder, one_sentence
@@ -46,6 +47,17 @@ def _listed(values: list[str]) -> str:
     return ", ".join(f"`{v}`" for v in values) or "empty"
 
 
+def _pod_is(course: Course, namespace: str, name: object, uid: object) -> bool:
+    """True if Pod ``name`` exists and has this UID."""
+    try:
+        pod = course.core.read_namespaced_pod(str(name), namespace)
+    except ApiException as exc:
+        if exc.status == 404:
+            return False
+        raise
+    return bool(pod.metadata.uid == uid)
+
+
 def _check_token_for_service(lab: ExternalAudienceLab, token: Token, variable: str) -> Any:
     """The checks q1 and q3 share; returns the TokenReview status for AUDIENCE."""
     course, ns = lab.course, lab.namespace
@@ -62,6 +74,12 @@ def _check_token_for_service(lab: ExternalAudienceLab, token: Token, variable: s
             raise NotYet(
                 f"`{variable}` is not meant for the metrics service: its audience is "
                 f"{_listed(audiences)}, and the service accepts only tokens whose `aud` names it."
+            )
+        pod = (claims.get("kubernetes.io") or {}).get("pod") or {}
+        if pod and not _pod_is(course, ns, pod.get("name"), pod.get("uid")):
+            raise NotYet(
+                f"`{variable}` is bound to a Pod `{pod.get('name')}` that no longer exists (a Pod "
+                "created again under the same name has a new UID): issue the token again."
             )
         raise NotYet(f"the cluster does not accept `{variable}`: {status.error}.")
     who = status.user.username
@@ -114,16 +132,19 @@ class IssueToken(Question):
 
 @contextlib.contextmanager
 def _offline() -> Iterator[list[str]]:
-    """Make every Kubernetes API call fail for the duration; record the attempts."""
+    """Make every HTTP request fail for the duration; record the attempts.
+
+    At the bottom, ``http.client``, which every client in this process sends through: the
+    Kubernetes client (urllib3, however its ``request`` was wrapped: request timeouts,
+    ``kubernetes.stream``), ``requests``, ``urllib``. An offline verifier sends nothing.
+    """
     calls: list[str] = []
 
-    def refuse(self: Any, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
-        calls.append(f"{method} {url}")
+    def refuse(self: http.client.HTTPConnection, method: str, url: str, *a: Any, **k: Any) -> Any:
+        calls.append(f"{method} {self.host}:{self.port}{url}")
         raise RuntimeError("an external service cannot call the Kubernetes API")
 
-    # The REST layer, not ApiClient.call_api: kubernetes.stream (kubectl exec) leaves an
-    # instance attribute call_api behind on the client it used, which a class patch misses.
-    with mock.patch.object(rest.RESTClientObject, "request", refuse):
+    with mock.patch.object(http.client.HTTPConnection, "putrequest", refuse):
         yield calls
 
 

@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 from kubernetes import client
 
 from ..accounts import legacy_token_secret
-from ..checks import Lab, NotAttempted, NotYet, Question
+from ..checks import Lab, NotAttempted, NotYet, Question, run_checks
 from ..cluster.errors import ClusterError
 from ..course import Course
 from ..names import ns
@@ -29,6 +29,8 @@ from ..reviews import review_token, sa_username
 from ..tokens import Token
 from ..workloads import CALL_API, OWN_NAMESPACE, api_caller, api_calls, wait_for_call
 from .common import (
+    AUTH_SETTLE,
+    INVALID_SINCE_LABEL,
     apply,
     call_status,
     legacy_secrets,
@@ -41,6 +43,7 @@ from .common import (
     wait_for_pods,
     wait_for_tokens,
     wait_until_rejected,
+    why_legacy_token_refused,
 )
 
 __all__ = ["NAMESPACE", "LockDownLab", "start"]
@@ -162,7 +165,9 @@ class FindLegacy(Question):
     def evaluate(self, LEGACY_SECRETS: object) -> str:
         lab: LockDownLab = self.lab  # type: ignore[assignment]
         ns = lab.namespace
-        answer = name_set(LEGACY_SECRETS, "LEGACY_SECRETS", "Secret", strip_prefix=f"{ns}/")
+        answer = name_set(
+            LEGACY_SECRETS, "LEGACY_SECRETS", "Secret", strip_prefix=(f"{ns}/", "secret/")
+        )
         now = {s.metadata.name for s in legacy_secrets(lab.course, ns)}
         if answer in (now, set(LEGACY)):
             return (
@@ -205,9 +210,8 @@ class NoTokenWhereNotNeeded(Question):
     def evaluate(self) -> str:
         lab: LockDownLab = self.lab  # type: ignore[assignment]
         course, ns = lab.course, lab.namespace
-        core = course.core
         accounts = {
-            name: core.read_namespaced_service_account(name, ns)
+            name: course.core.read_namespaced_service_account(name, ns)
             for name in (*QUIET_APPS, "default")
         }
         versions = {name: sa.metadata.resource_version for name, sa in accounts.items()}
@@ -220,37 +224,87 @@ class NoTokenWhereNotNeeded(Question):
             raise NotAttempted(
                 "the ServiceAccounts and Deployments `web` and `batch` are as the lab made them."
             )
-        problems = []
-        for app in QUIET_APPS:
-            if accounts[app].automount_service_account_token is not False:
-                problems.append(f"ServiceAccount `{app}` still gives every new Pod a token")
-            dep = wait_for_rollout(course, ns, app)
-            if not dep.spec.replicas:
-                problems.append(f"Deployment `{app}` is scaled to 0: lock it down, keep it running")
-                continue
-            pods = wait_for_pods(course, ns, f"app={app}", timeout=10)
-            for pod in pods:
-                trouble = pod_trouble(course, pod)
-                if trouble:
-                    problems.append(f"Pod `{pod.metadata.name}` does not run: {trouble}")
-            with_token = [p for p in pods if token_source(course, p)]
-            if with_token:
-                problems.append(
-                    f"Pod {_names(with_token)} of `{app}` still mounts a token (a Pod keeps the "
-                    "volumes it was created with)"
-                )
-        default = accounts["default"].automount_service_account_token
-        if default is False and any("ServiceAccount" in p for p in problems):
+        problems = run_checks([lambda app=app: self._no_token(app) for app in QUIET_APPS])
+        if accounts["default"].automount_service_account_token is False and any(
+            "would still get" in p for p in problems
+        ):
             problems.append(
                 "ServiceAccount `default` hands out no token now, but `web` and `batch` do not "
                 "run as `default`"
             )
         if problems:
             raise NotYet("; ".join(problems) + ".")
-        return (
-            "`web` and `batch` run without a token, and their ServiceAccounts give none to "
-            "future Pods either. A stolen container of theirs holds no credential at all."
+        open_accounts = [
+            a for a in QUIET_APPS if accounts[a].automount_service_account_token is not False
+        ]
+        if not open_accounts:
+            return (
+                "`web` and `batch` run without a token, and their ServiceAccounts give none to "
+                "future Pods either. A stolen container of theirs holds no credential at all."
+            )
+        listed = " and ".join(f"`{a}`" for a in open_accounts)
+        accounts_words = (
+            f"ServiceAccount {listed} would still give one to any other Pod that runs as it"
+            if len(open_accounts) == 1
+            else f"ServiceAccounts {listed} would still give one to any other Pod that runs as them"
         )
+        return (
+            "`web` and `batch` run without a token, and their Pod templates opt out, so a "
+            "restart or a scale-up brings none either (the API server, asked for a new Pod, "
+            f"adds no token). {accounts_words}: `automountServiceAccountToken: false` on a "
+            "ServiceAccount covers those too."
+        )
+
+    def _no_token(self, app: str) -> None:
+        """Deployment ``app`` runs, its Pods hold no token, and a new Pod of it would get none."""
+        lab: LockDownLab = self.lab  # type: ignore[assignment]
+        course, ns = lab.course, lab.namespace
+        dep = wait_for_rollout(course, ns, app)
+        if not dep.spec.replicas:
+            raise NotYet(f"Deployment `{app}` is scaled to 0: lock it down, keep it running")
+        pods = wait_for_pods(course, ns, f"app={app}", timeout=10)
+        problems = [
+            f"Pod `{pod.metadata.name}` does not run: {trouble}"
+            for pod in pods
+            if (trouble := pod_trouble(course, pod))
+        ]
+        with_token = [p for p in pods if token_source(course, p)]
+        if with_token:
+            problems.append(
+                f"Pod {_names(with_token)} of `{app}` still mounts a token (a Pod keeps the "
+                "volumes it was created with)"
+            )
+        source = token_source(course, _next_pod(course, ns, dep))
+        if source:
+            template = dep.spec.template.spec
+            account = template.service_account_name or "default"
+            if "kube-api-access-" not in source:
+                why = "its Pod template mounts it itself"
+            elif template.automount_service_account_token:
+                why = "its Pod template asks for one (`automountServiceAccountToken: true` wins)"
+            else:
+                why = (
+                    f"ServiceAccount `{account}` gives every new Pod a token unless the Pod "
+                    "template says otherwise"
+                )
+            problems.append(
+                f"a new Pod of `{app}` (a restart, a scale-up) would still get {source}: {why}"
+            )
+        if problems:
+            raise NotYet("; ".join(problems))
+
+
+def _next_pod(course: Course, namespace: str, dep: Any) -> client.V1Pod:
+    """The Pod the Deployment would create next, as the API server admits it (a dry run).
+
+    Admission (the ServiceAccount plugin) adds the token volume here, exactly as it would
+    for a real new Pod, so the answer covers every way to turn automounting off.
+    """
+    body = client.V1Pod(
+        metadata=client.V1ObjectMeta(generate_name=f"{dep.metadata.name}-next-"),
+        spec=dep.spec.template.spec,
+    )
+    return course.core.create_namespaced_pod(namespace, body, dry_run="All")
 
 
 class RetireLegacy(Question):
@@ -284,29 +338,7 @@ class RetireLegacy(Question):
         remaining = sorted(s.metadata.name for s in legacy_secrets(course, ns))
         if generation == lab.initial_generations["operator"] and remaining == sorted(LEGACY):
             raise NotAttempted("Deployment `operator` and the legacy token Secrets are unchanged.")
-        problems = []
-        stuck = any(
-            "does not exist" in (pod_trouble(course, p) or "")
-            for p in live_pods(course, ns, "app=operator")
-        )
-        wait = 0 if stuck else 20  # a Pod whose Secret is gone never starts: do not wait
-        dep = wait_for_rollout(course, ns, "operator", timeout=wait)
-        pods = live_pods(course, ns, "app=operator")
-        if dep.spec.replicas and not stuck:
-            pods = wait_for_pods(course, ns, "app=operator", timeout=10)
-        running = [p for p in pods if pod_trouble(course, p) is None]
-        if not running:
-            problems.append("Deployment `operator` has no running Pod: the operator is down")
-        for pod in pods:
-            trouble = pod_trouble(course, pod)
-            if trouble:
-                problems.append(f"Pod `{pod.metadata.name}` cannot start: {trouble}")
-            else:
-                problems += self._pod_problems(pod)
-        if remaining:
-            names = ", ".join(f"`{n}`" for n in remaining)
-            verb = "holds a legacy token" if len(remaining) == 1 else "hold legacy tokens"
-            problems.append(f"{names} still {verb}, valid until deleted")
+        problems = self._operator_runs() + self._no_legacy_secret_left(remaining)
         if problems:
             raise NotYet("; ".join(problems) + ".")
         for name, token in lab.legacy_tokens.items():
@@ -318,6 +350,56 @@ class RetireLegacy(Question):
             "the kubelet, dead with the Pod), and no legacy token is left in the namespace."
         )
 
+    def _operator_runs(self) -> list[str]:
+        """The operator's Pods run, with a projected token that works (their own log says so)."""
+        lab: LockDownLab = self.lab  # type: ignore[assignment]
+        course, ns = lab.course, lab.namespace
+        stuck = any(
+            "does not exist" in (pod_trouble(course, p) or "")
+            for p in live_pods(course, ns, "app=operator")
+        )
+        wait = 0 if stuck else 20  # a Pod whose Secret is gone never starts: do not wait
+        dep = wait_for_rollout(course, ns, "operator", timeout=wait)
+        pods = live_pods(course, ns, "app=operator")
+        if dep.spec.replicas and not stuck:
+            pods = wait_for_pods(course, ns, "app=operator", timeout=10)
+        problems = []
+        if not [p for p in pods if pod_trouble(course, p) is None]:
+            problems.append("Deployment `operator` has no running Pod: the operator is down")
+        for pod in pods:
+            trouble = pod_trouble(course, pod)
+            if trouble:
+                problems.append(f"Pod `{pod.metadata.name}` cannot start: {trouble}")
+            else:
+                problems += self._pod_problems(pod)
+        return problems
+
+    def _no_legacy_secret_left(self, remaining: list[str]) -> list[str]:
+        """What each legacy token Secret still in the namespace means."""
+        lab: LockDownLab = self.lab  # type: ignore[assignment]
+        secrets = {s.metadata.name: s for s in legacy_secrets(lab.course, lab.namespace)}
+        marked = [
+            n
+            for n in remaining
+            if n in secrets and (secrets[n].metadata.labels or {}).get(INVALID_SINCE_LABEL)
+        ]
+        valid = [n for n in remaining if n not in marked]
+        problems = []
+        if valid:
+            names = ", ".join(f"`{n}`" for n in valid)
+            verb = "holds a legacy token" if len(valid) == 1 else "hold legacy tokens"
+            problems.append(f"{names} still {verb}, valid until deleted")
+        if marked:
+            names = ", ".join(f"`{n}`" for n in marked)
+            one = len(marked) == 1
+            problems.append(
+                f"{names} {'is' if one else 'are'} marked `{INVALID_SINCE_LABEL}`, so the API "
+                f"server refuses {'its token' if one else 'their tokens'}, but a label is removed "
+                "in a second and the token works again: once nothing complains, delete the "
+                f"{'Secret' if one else 'Secrets'}"
+            )
+        return problems
+
     def _pod_problems(self, pod: client.V1Pod) -> list[str]:
         lab: LockDownLab = self.lab  # type: ignore[assignment]
         course, ns = lab.course, lab.namespace
@@ -327,7 +409,9 @@ class RetireLegacy(Question):
         except (RuntimeError, ValueError):
             return [f"Pod `{name}` has no token at `{TOKEN_DIR}/token`, but the operator needs one"]
         if token.kind == "legacy":
-            broken = not review_token(course.authn, token).authenticated or self._refused(name)
+            broken = not review_token(course.authn, token).authenticated or self._refused(
+                name, token
+            )
             why = ", which the API server now rejects: the operator is broken" if broken else ""
             source = token_source(course, pod) or "a Secret"
             return [f"Pod `{name}` still reads a legacy token, from {source}{why}"]
@@ -343,14 +427,13 @@ class RetireLegacy(Question):
             return [f"with the token of Pod `{name}`, listing Pods fails: {code} {message}"]
         return self._operator_worked(name)
 
-    def _refused(self, name: str) -> bool:
+    def _refused(self, name: str, token: Token) -> bool:
         """True once the operator in Pod ``name`` logs a 401 (within the 10 s auth cache)."""
         lab: LockDownLab = self.lab  # type: ignore[assignment]
-        present = {s.metadata.name for s in legacy_secrets(lab.course, lab.namespace)}
-        if "operator-token" in present:  # its token is still valid
-            return False
+        if why_legacy_token_refused(lab.course, lab.namespace, token) is None:
+            return False  # its token is still valid
         try:
-            wait_for_call(lab.course.core, lab.namespace, name, status=401, timeout=15)
+            wait_for_call(lab.course.core, lab.namespace, name, status=401, timeout=AUTH_SETTLE)
         except ClusterError:
             return False
         return True

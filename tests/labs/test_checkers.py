@@ -19,13 +19,22 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from http import HTTPStatus
 from types import ModuleType
 from typing import Any
 
 import jwt
 import pytest
 
-from helpers import busybox_pod, delete_pod, facts, read_pod_token, review_token, verify_offline
+from helpers import (
+    busybox_pod,
+    delete_pod,
+    facts,
+    read_pod_token,
+    review_token,
+    verify_offline,
+    whoami,
+)
 from helpers.accounts import create_legacy_token
 from helpers.checks import CORRECT, NOT_ATTEMPTED, NOT_YET, Lab, Question, Result, ____
 from helpers.course import Course
@@ -124,6 +133,14 @@ class Wrong:
     says: tuple[str, ...]  # fragments the message must contain (case-insensitive)
 
 
+@dataclass(frozen=True)
+class Right:
+    """A correct answer by one of the routes the notebooks teach (or in another order)."""
+
+    id: str
+    act: Callable[[Lab], dict[str, Any] | None]  # answer variables, or None (cluster only)
+
+
 def kubectl(lab: Lab, *args: str, **kwargs: Any) -> str:
     return lab.course.kubectl("-n", lab.namespace, *args, **kwargs)
 
@@ -137,10 +154,117 @@ def user(lab: Lab, account: str) -> str:
 
 
 # -- lab 02: the leaked token ---------------------------------------------------------------
+INVALID_SINCE = "kubernetes.io/legacy-token-invalid-since"
+
+
 def _recreate_leaked_secret(lab: Lab) -> None:
     kubectl(lab, "delete", "secret", "ci-runner-deploy", "--wait=true")
     create_legacy_token(lab.course.core, lab.namespace, "ci-runner", "ci-runner-deploy")
 
+
+def _label_invalid(*secrets: str, value: str = "2026-01-01") -> Callable[[Lab], None]:
+    """``kubectl label secret … kubernetes.io/legacy-token-invalid-since=<date>`` (notebook 10)."""
+
+    def act(lab: Lab) -> None:
+        kubectl(lab, "label", "secret", *secrets, f"{INVALID_SINCE}={value}")
+
+    return act
+
+
+def _patch_label_invalid(lab: Lab) -> None:
+    """The same label from Python, as notebook 10 sets it."""
+    body = {"metadata": {"labels": {INVALID_SINCE: "2026-01-01"}}}
+    lab.course.core.patch_namespaced_secret("ci-runner-deploy", lab.namespace, body)
+
+
+def _label_then_delete(lab: Lab) -> None:
+    """Notebook 10's migration: mark it invalid first, then delete the Secret."""
+    _label_invalid("ci-runner-deploy")(lab)
+    kubectl(lab, "delete", "secret", "ci-runner-deploy")
+
+
+def _revoked_first(values: Callable[[Lab], dict[str, Any]]) -> Callable[[Lab], dict[str, Any]]:
+    """Revoke the token (q3) before answering an earlier question."""
+
+    def act(lab: Lab) -> dict[str, Any]:
+        kubectl(lab, "delete", "secret", "ci-runner-deploy")
+        return values(lab)
+
+    return act
+
+
+def _holder_by_comparing(lab: Lab) -> dict[str, Any]:
+    from helpers.tokens import Token
+
+    leaked = lab.leaked_token  # type: ignore[attr-defined]
+    holders = [
+        s.metadata.name
+        for s in lab.course.core.list_namespaced_secret(lab.namespace).items
+        if s.type == "kubernetes.io/service-account-token" and Token.from_secret(s) == leaked
+    ]
+    return {"LEAKED_SECRET": holders[0]}
+
+
+def _never_used_by_kubectl(lab: Lab) -> dict[str, Any]:
+    out = kubectl(
+        lab,
+        "get",
+        "secrets",
+        "--field-selector=type=kubernetes.io/service-account-token",
+        "-l",
+        "!kubernetes.io/legacy-token-last-used",
+        "-o",
+        "name",
+    )
+    return {"NEVER_USED": out.split()}  # ["secret/billing-old", …]
+
+
+def _claims_sub(lab: Lab) -> dict[str, Any]:
+    return {"LEAKED_SA": lab.leaked_token.claims["sub"]}  # type: ignore[attr-defined]
+
+
+RIGHT02 = {
+    1: [
+        Right(
+            "token-review",
+            lambda lab: {
+                "LEAKED_SA": review_token(
+                    lab.course.authn,
+                    lab.leaked_token,  # type: ignore[attr-defined]
+                ).user.username
+            },
+        ),
+        Right(
+            "whoami",
+            lambda lab: {
+                "LEAKED_SA": whoami(
+                    lab.course.client_for_token(lab.leaked_token)  # type: ignore[attr-defined]
+                ).username
+            },
+        ),
+        Right("after-revoking", _revoked_first(_claims_sub)),
+    ],
+    2: [
+        Right("by-comparing-tokens", _holder_by_comparing),
+        Right("kubectl-o-name", answer(LEAKED_SECRET="secret/ci-runner-deploy")),
+        Right("after-revoking", _revoked_first(answer(LEAKED_SECRET="ci-runner-deploy"))),
+    ],
+    3: [
+        Right(
+            "deleted-from-python",
+            lambda lab: (
+                lab.course.core.delete_namespaced_secret("ci-runner-deploy", lab.namespace) and None
+            ),
+        ),
+        Right("labelled-invalid-since", _label_invalid("ci-runner-deploy")),
+        Right("labelled-from-python", _patch_label_invalid),
+        Right("labelled-then-deleted", _label_then_delete),
+    ],
+    4: [
+        Right("kubectl-selector-o-name", _never_used_by_kubectl),
+        Right("a-list", answer(NEVER_USED=["billing-old", "reports-token"])),
+    ],
+}
 
 LAB02 = {
     1: [
@@ -167,12 +291,26 @@ LAB02 = {
         Wrong(
             "deleted-the-sibling",
             lambda lab: kubectl(lab, "delete", "secret", "ci-runner-token") and None,
-            ("still works", "`ci-runner-token` instead"),
+            ("still accepts", "secret `ci-runner-token` was deleted"),
+        ),
+        Wrong(
+            "labelled-the-sibling",
+            _label_invalid("ci-runner-token"),
+            ("still accepts", f"`ci-runner-token` is labelled `{INVALID_SINCE}`"),
         ),
         Wrong(
             "deleted-the-account",
             lambda lab: kubectl(lab, "delete", "serviceaccount", "ci-runner") and None,
-            ("is gone", "every other token"),
+            ("rejects the leaked token", "`ci-runner` is gone", "every token of the account"),
+        ),
+        Wrong(
+            "re-created-the-account",
+            lambda lab: (
+                kubectl(lab, "delete", "serviceaccount", "ci-runner", "--wait=true")
+                and kubectl(lab, "create", "serviceaccount", "ci-runner")
+                and None
+            ),
+            ("rejects the leaked token", "every token of the account"),
         ),
         Wrong(
             "re-created-same-name",
@@ -184,7 +322,27 @@ LAB02 = {
             lambda lab: (
                 kubectl(lab, "delete", "secret", "ci-runner-deploy", "ci-runner-token") and None
             ),
-            ("also deleted", "`ci-runner-token`"),
+            ("rejects the leaked token", "also revoked", "`ci-runner-token`"),
+        ),
+        Wrong(
+            "labelled-both",
+            _label_invalid("ci-runner-deploy", "ci-runner-token"),
+            ("rejects the leaked token", "also revoked", "`ci-runner-token` is labelled"),
+        ),
+        Wrong(
+            "annotated-not-labelled",
+            lambda lab: (
+                kubectl(
+                    lab, "annotate", "secret", "ci-runner-deploy", f"{INVALID_SINCE}=2026-01-01"
+                )
+                and None
+            ),
+            ("still accepts", "annotation"),
+        ),
+        Wrong(
+            "an-empty-label",
+            _label_invalid("ci-runner-deploy", value=""),
+            ("still accepts", "is empty"),
         ),
     ],
     4: [
@@ -275,6 +433,130 @@ def _legacy_log_reader(lab: Lab) -> dict[str, Any]:
     _, token = create_legacy_token(lab.course.core, lab.namespace, "log-reader")
     return {"TOKEN": token}
 
+
+def _role_by_kubectl(lab: Lab) -> None:
+    """One command: get, list and watch on pods and pods/log (list/watch of a log grant nothing)."""
+    kubectl(
+        lab, "create", "role", "log-reader", "--verb=get,list,watch", "--resource=pods,pods/log"
+    )
+
+
+def _role_then_patched(lab: Lab) -> None:
+    """Pods first, then the log rule added with a JSON patch."""
+    kubectl(lab, "create", "role", "log-reader", "--verb=get,list,watch", "--resource=pods")
+    rule = {"apiGroups": [""], "resources": ["pods/log"], "verbs": ["get"]}
+    patch = json.dumps([{"op": "add", "path": "/rules/-", "value": rule}])
+    kubectl(lab, "patch", "role", "log-reader", "--type=json", "-p", patch)
+
+
+def _role_from_python(lab: Lab) -> None:
+    from kubernetes import client
+
+    rules = [
+        client.V1PolicyRule(api_groups=[""], resources=["pods"], verbs=["get", "list", "watch"]),
+        client.V1PolicyRule(api_groups=[""], resources=["pods/log"], verbs=["get"]),
+    ]
+    role = client.V1Role(metadata=client.V1ObjectMeta(name="log-reader"), rules=rules)
+    lab.course.rbac.create_namespaced_role(lab.namespace, role)
+
+
+def _binding_yaml_without_namespace(lab: Lab) -> None:
+    """A RoleBinding's ServiceAccount subject without a namespace means the binding's own."""
+    _role(GOOD_RULES)(lab)
+    binding = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "RoleBinding",
+        "metadata": {"name": "log-reader"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "log-reader"},
+        "subjects": [{"kind": "ServiceAccount", "name": "log-reader"}],
+    }
+    kubectl(lab, "apply", "-f", "-", input=json.dumps(binding))
+
+
+def _binding_from_python(lab: Lab) -> None:
+    from kubernetes import client
+
+    _role(GOOD_RULES)(lab)
+    binding = client.V1RoleBinding(
+        metadata=client.V1ObjectMeta(name="log-reader"),
+        role_ref=client.V1RoleRef(
+            api_group="rbac.authorization.k8s.io", kind="Role", name="log-reader"
+        ),
+        subjects=[
+            client.RbacV1Subject(kind="ServiceAccount", name="log-reader", namespace=lab.namespace)
+        ],
+    )
+    lab.course.rbac.create_namespaced_role_binding(lab.namespace, binding)
+
+
+def _binding_before_role(lab: Lab) -> None:
+    """The other order: the RoleBinding first (it grants nothing yet), then the Role."""
+    args = ["--role=log-reader", f"--serviceaccount={lab.namespace}:log-reader"]
+    kubectl(lab, "create", "rolebinding", "log-reader", *args)
+    _role(GOOD_RULES)(lab)
+
+
+def _token_from_python(lab: Lab) -> dict[str, Any]:
+    from helpers.accounts import create_token
+
+    _bind("--serviceaccount={ns}:log-reader")(lab)
+    token, _ = create_token(lab.course.core, lab.namespace, "log-reader", expiration_seconds=600)
+    return {"TOKEN": token}
+
+
+def _token_request_api(lab: Lab) -> dict[str, Any]:
+    _bind("--serviceaccount={ns}:log-reader")(lab)
+    body = {"spec": {"audiences": [], "expirationSeconds": 900}}
+    status = lab.course.core.create_namespaced_service_account_token(
+        "log-reader", lab.namespace, body
+    ).status
+    return {"TOKEN": status.token}
+
+
+def _token_before_binding(lab: Lab) -> dict[str, Any]:
+    """The token first, then the binding: RBAC is asked on every request, the token is fine."""
+    token = _token(lab, "log-reader", "--duration=10m")
+    _bind("--serviceaccount={ns}:log-reader")(lab)
+    return {"TOKEN": token}
+
+
+def _secret_readers_by_kubectl(lab: Lab) -> dict[str, Any]:
+    names = kubectl(lab, "get", "serviceaccounts", "-o", "name").split()  # serviceaccount/…
+    readers = set()
+    for name in names:
+        who = f"--as=system:serviceaccount:{lab.namespace}:{name.split('/', 1)[1]}"
+        reply = kubectl(lab, "auth", "can-i", "get", "secrets", who, check=False)
+        if reply.strip() == "yes":
+            readers.add(name)
+    return {"SECRET_READERS": readers}
+
+
+RIGHT04 = {
+    1: [
+        Right("kubectl-create-role", _role_by_kubectl),
+        Right("create-then-patch", _role_then_patched),
+        Right("python-client", _role_from_python),
+    ],
+    2: [
+        Right("yaml-subject-without-namespace", _binding_yaml_without_namespace),
+        Right("kind-user-full-name", _bind("--user=system:serviceaccount:{ns}:log-reader")),
+        Right("python-client", _binding_from_python),
+        Right("binding-before-role", _binding_before_role),
+    ],
+    3: [
+        Right("python-create-token", _token_from_python),
+        Right("token-request-api", _token_request_api),
+        Right("kubectl-default-hour", _bound_and_token()),
+        Right("token-before-binding", _token_before_binding),
+    ],
+    4: [
+        Right("kubectl-auth-can-i", _secret_readers_by_kubectl),
+        Right(
+            "full-user-names",
+            lambda lab: {"SECRET_READERS": [user(lab, "ci-bot"), user(lab, "backup")]},
+        ),
+    ],
+}
 
 LAB04 = {
     1: [
@@ -404,6 +686,104 @@ def _syncer_binding(*args: str) -> Callable[[Lab], None]:
     return act
 
 
+def _statuses_from_the_logs(lab: Lab) -> dict[str, Any]:
+    """What each workload logged (its own calls), as the learner reads it from the log."""
+    from helpers.workloads import api_calls
+
+    status = {
+        pod: api_calls(lab.course.core, lab.namespace, pod)[-1].status
+        for pod in ("reporter", "syncer")
+    }
+    return {"REPORTER_STATUS": status["reporter"], "SYNCER_STATUS": status["syncer"]}
+
+
+def _statuses_as_log_words(lab: Lab) -> dict[str, Any]:
+    """The end of the last log line of each workload, e.g. `401 Unauthorized`."""
+    answers = {}
+    for pod in ("reporter", "syncer"):
+        line = kubectl(lab, "logs", pod, "--tail=1").strip()
+        answers[f"{pod.upper()}_STATUS"] = line.split(" ", 3)[3]  # "<time> GET <path> <rest>"
+    return answers
+
+
+def _reporter_with_projection(audience: Callable[[Lab], str | None]) -> Callable[[Lab], None]:
+    """reporter re-created with a projected token of its own: no audience, or the API's."""
+
+    def act(lab: Lab) -> None:
+        pod = lab07_401_or_403._reporter_pod()
+        source = pod["spec"]["volumes"][0]["projected"]["sources"][0]["serviceAccountToken"]
+        wanted = audience(lab)
+        if wanted is None:
+            del source["audience"]
+        else:
+            source["audience"] = wanted
+        _replace_reporter(pod)(lab)
+
+    return act
+
+
+def _reporter_from_python(lab: Lab) -> None:
+    """The workload unchanged, as ServiceAccount reporter, with the usual automounted token."""
+    from helpers.workloads import api_caller
+
+    pod = api_caller(
+        "reporter", "reporter", [lab07_401_or_403.CONFIGMAPS], labels={"app": "reporter"}
+    )
+    _replace_reporter(pod)(lab)
+
+
+def _syncer_binding_re_created(lab: Lab) -> None:
+    kubectl(lab, "delete", "rolebinding", "syncer-configmaps")
+    args = ["--role=configmap-reader", f"--serviceaccount={lab.namespace}:syncer"]
+    kubectl(lab, "create", "rolebinding", "syncer-configmaps", *args)
+
+
+RIGHT07 = {
+    1: [
+        Right("from-the-logs", _statuses_from_the_logs),
+        Right("log-words", _statuses_as_log_words),
+        Right(
+            "http-status-enum",
+            answer(REPORTER_STATUS=HTTPStatus.UNAUTHORIZED, SYNCER_STATUS=HTTPStatus.FORBIDDEN),
+        ),
+    ],
+    2: [
+        Right("projection-without-audience", _reporter_with_projection(lambda lab: None)),
+        Right(
+            "projection-for-the-api",
+            _reporter_with_projection(
+                lambda lab: facts.api_audiences(lab.course, lab.namespace)[0]
+            ),
+        ),
+        Right("python-client", _reporter_from_python),
+    ],
+    3: [
+        Right("binding-re-created", _syncer_binding_re_created),
+        Right(
+            "set-subject",
+            lambda lab: (
+                kubectl(
+                    lab,
+                    "set",
+                    "subject",
+                    "rolebinding",
+                    "syncer-configmaps",
+                    f"--serviceaccount={lab.namespace}:syncer",
+                )
+                and None
+            ),
+        ),
+        Right(
+            "a-second-binding",
+            _syncer_binding("--role=configmap-reader", "--serviceaccount={ns}:syncer"),
+        ),
+        Right(
+            "kind-user-full-name",
+            _syncer_binding("--role=configmap-reader", "--user=system:serviceaccount:{ns}:syncer"),
+        ),
+    ],
+}
+
 LAB07 = {
     1: [
         Wrong(
@@ -526,6 +906,100 @@ def _bound_to_secret(lab: Lab) -> dict[str, Any]:
     return {"POD_TOKEN": _token(lab, "exporter", *args, "--bound-object-name=exporter-anchor")}
 
 
+def _exporter_token_from_python(bound: bool) -> Callable[[Lab], dict[str, Any]]:
+    from helpers.accounts import create_token
+
+    def act(lab: Lab) -> dict[str, Any]:
+        pod = lab.course.core.read_namespaced_pod("exporter", lab.namespace) if bound else None
+        token, _ = create_token(
+            lab.course.core,
+            lab.namespace,
+            "exporter",
+            audiences=[AUD],
+            expiration_seconds=600,
+            bound_to=pod,
+        )
+        return {"POD_TOKEN" if bound else "TOKEN": token}
+
+    return act
+
+
+def _exporter_token_request_api(lab: Lab) -> dict[str, Any]:
+    body = {"spec": {"audiences": [AUD], "expirationSeconds": 600}}
+    status = lab.course.core.create_namespaced_service_account_token(
+        "exporter", lab.namespace, body
+    ).status
+    return {"TOKEN": status.token}
+
+
+def _verify_with_pyjwt(lab: Lab) -> dict[str, Any]:
+    """The hint's other route: jwt.decode with the key from a PyJWKSet, everything pinned."""
+    jwks, issuer = _jwks_and_issuer(lab)
+    keys = jwt.PyJWKSet.from_dict(jwks)
+
+    def verify(token: str) -> dict[str, Any]:
+        key = keys[jwt.get_unverified_header(token)["kid"]]
+        return jwt.decode(token, key, algorithms=["RS256"], audience=AUD, issuer=issuer)
+
+    return {"verify": verify}
+
+
+def _projected_into_the_pod(lab: Lab) -> dict[str, Any]:
+    """The kubelet's route: Pod exporter re-created with a projected token for the service."""
+    from helpers import wait_for_pod
+
+    volume = {
+        "name": "metrics-token",
+        "projected": {
+            "sources": [
+                {
+                    "serviceAccountToken": {
+                        "audience": AUD,
+                        "expirationSeconds": 600,
+                        "path": "token",
+                    }
+                }
+            ]
+        },
+    }
+    mount = {"name": "metrics-token", "mountPath": "/var/run/secrets/metrics", "readOnly": True}
+    pod = busybox_pod(
+        "exporter",
+        "exporter",
+        volumes=[volume],
+        volume_mounts=[mount],
+        labels={"app": "exporter"},
+    )
+    delete_pod(lab.course.core, lab.namespace, "exporter")
+    lab.course.core.create_namespaced_pod(lab.namespace, pod)
+    wait_for_pod(lab.course.core, lab.namespace, "exporter")
+    token = read_pod_token(
+        lab.course.core, lab.namespace, "exporter", "/var/run/secrets/metrics/token"
+    )
+    return {"POD_TOKEN": token}
+
+
+def _bound_then_pod_re_created(lab: Lab) -> dict[str, Any]:
+    answers = _exporter_token_from_python(bound=True)(lab)
+    delete_pod(lab.course.core, lab.namespace, "exporter")
+    lab.course.core.create_namespaced_pod(
+        lab.namespace, busybox_pod("exporter", "exporter", labels={"app": "exporter"})
+    )
+    return answers
+
+
+RIGHT08 = {
+    1: [
+        Right("python-create-token", _exporter_token_from_python(bound=False)),
+        Right("token-request-api", _exporter_token_request_api),
+    ],
+    2: [Right("pyjwt-directly", _verify_with_pyjwt)],
+    3: [
+        Right("python-create-token", _exporter_token_from_python(bound=True)),
+        Right("projected-into-the-pod", _projected_into_the_pod),
+    ],
+}
+
 LAB08 = {
     1: [
         Wrong(
@@ -579,6 +1053,11 @@ LAB08 = {
             ("bound to no object",),
         ),
         Wrong("bound-to-a-secret", _bound_to_secret, ("bound to a secret",)),
+        Wrong(
+            "pod-re-created-after-issuing",
+            _bound_then_pod_re_created,
+            ("bound to a pod `exporter` that no longer exists",),
+        ),
         Wrong(
             "bound-but-for-the-api",
             lambda lab: {
@@ -658,6 +1137,142 @@ def _deleted_then_restarted(lab: Lab) -> None:
     time.sleep(2)  # the new Pod is created, and waits for a Secret that is gone
 
 
+def _restart(lab: Lab, *apps: str) -> None:
+    for app in apps:
+        kubectl(lab, "rollout", "restart", f"deployment/{app}")
+    for app in apps:
+        kubectl(lab, "rollout", "status", f"deployment/{app}", "--timeout=60s")
+
+
+def _restarted_then_patched(lab: Lab) -> None:
+    """The wrong order: the restart first, so the new Pods still get a token."""
+    _restart(lab, "web", "batch")
+    _patch_accounts("web", "batch")(lab)
+
+
+def _web_only(lab: Lab) -> None:
+    _patch_accounts("web")(lab)
+    _restart(lab, "web")
+
+
+def _accounts_and_restart_from_python(lab: Lab) -> None:
+    from datetime import UTC, datetime
+
+    from kubernetes import client
+
+    apps = client.AppsV1Api(lab.course.api)
+    now = datetime.now(UTC).isoformat()
+    restart = {"spec": {"template": {"metadata": {"annotations": {"restarted-at": now}}}}}
+    for app in ("web", "batch"):
+        body = {"automountServiceAccountToken": False}
+        lab.course.core.patch_namespaced_service_account(app, lab.namespace, body)
+        apps.patch_namespaced_deployment(app, lab.namespace, restart)
+
+
+def _accounts_then_pods_deleted(lab: Lab) -> None:
+    """The ReplicaSets re-create the deleted Pods, without a token now."""
+    _patch_accounts("web", "batch")(lab)
+    kubectl(lab, "delete", "pods", "-l", "app in (web,batch)", "--wait=true")
+
+
+def _template_then_account(lab: Lab) -> None:
+    """Both switches, the Pod template first (it rolls out by itself)."""
+    _templates_only(lab)
+    _patch_accounts("web", "batch")(lab)
+
+
+OPERATOR_TO_EXPLICIT_PROJECTION = json.dumps(
+    [
+        {
+            "op": "replace",
+            "path": "/spec/template/spec/volumes/0",
+            "value": {
+                "name": "api-token",
+                "projected": {
+                    "sources": [
+                        {"serviceAccountToken": {"path": "token", "expirationSeconds": 3600}},
+                        {
+                            "configMap": {
+                                "name": "kube-root-ca.crt",
+                                "items": [{"key": "ca.crt", "path": "ca.crt"}],
+                            }
+                        },
+                    ]
+                },
+            },
+        }
+    ]
+)
+
+
+def _switch_operator(patch: str) -> Callable[[Lab], None]:
+    def act(lab: Lab) -> None:
+        kubectl(lab, "patch", "deployment", "operator", "--type=json", "-p", patch)
+        kubectl(lab, "rollout", "status", "deployment/operator", "--timeout=60s")
+
+    return act
+
+
+def _explicit_projection(lab: Lab) -> None:
+    """The Secret volume replaced by a projected one of its own (automount stays off)."""
+    _switch_operator(OPERATOR_TO_EXPLICIT_PROJECTION)(lab)
+    kubectl(lab, "delete", "secret", "operator-token", "ci-token")
+
+
+def _ci_token_first(lab: Lab) -> None:
+    """The token nobody uses first, then the operator, then its old token."""
+    kubectl(lab, "delete", "secret", "ci-token")
+    _switch_operator(OPERATOR_TO_PROJECTED)(lab)
+    kubectl(lab, "delete", "secret", "operator-token")
+
+
+def _operator_from_python(lab: Lab) -> None:
+    from kubernetes import client
+
+    apps = client.AppsV1Api(lab.course.api)
+    dep = apps.read_namespaced_deployment("operator", lab.namespace)
+    spec = dep.spec.template.spec
+    spec.volumes = None
+    spec.containers[0].volume_mounts = None
+    spec.automount_service_account_token = True
+    apps.replace_namespaced_deployment("operator", lab.namespace, dep)
+    kubectl(lab, "rollout", "status", "deployment/operator", "--timeout=60s")
+    for name in ("operator-token", "ci-token"):
+        lab.course.core.delete_namespaced_secret(name, lab.namespace)
+
+
+def _switched_and_labelled(lab: Lab) -> None:
+    _switch_operator(OPERATOR_TO_PROJECTED)(lab)
+    kubectl(lab, "label", "secret", "operator-token", "ci-token", f"{INVALID_SINCE}=2026-01-01")
+
+
+def _legacy_by_kubectl(lab: Lab) -> dict[str, Any]:
+    out = kubectl(
+        lab,
+        "get",
+        "secrets",
+        "--field-selector=type=kubernetes.io/service-account-token",
+        "-o",
+        "name",
+    )
+    return {"LEGACY_SECRETS": set(out.split())}  # {"secret/ci-token", …}
+
+
+RIGHT11 = {
+    1: [Right("kubectl-o-name", _legacy_by_kubectl)],
+    2: [
+        Right("pod-templates-only", _templates_only),
+        Right("python-client", _accounts_and_restart_from_python),
+        Right("pods-deleted", _accounts_then_pods_deleted),
+        Right("template-then-account", _template_then_account),
+    ],
+    3: [
+        Right("explicit-projected-volume", _explicit_projection),
+        Right("ci-token-first", _ci_token_first),
+        Right("python-client", _operator_from_python),
+    ],
+}
+
 LAB11 = {
     1: [
         Wrong("missed-one", answer(LEGACY_SECRETS={"operator-token"}), ("missed 1",)),
@@ -674,9 +1289,14 @@ LAB11 = {
             ("still mounts a token", "keeps the volumes"),
         ),
         Wrong(
-            "pod-templates-only",
-            _templates_only,
-            ("serviceaccount `web` still gives every new pod a token",),
+            "restarted-before-the-change",
+            _restarted_then_patched,
+            ("still mounts a token", "keeps the volumes"),
+        ),
+        Wrong(
+            "web-only",
+            _web_only,
+            ("of `batch` still mounts a token", "a new pod of `batch`", "would still get"),
         ),
         Wrong(
             "the-default-account",
@@ -705,6 +1325,11 @@ LAB11 = {
             "deleted-then-restarted",
             _deleted_then_restarted,
             ("cannot start", "which does not exist"),
+        ),
+        Wrong(
+            "labelled-not-deleted",
+            _switched_and_labelled,
+            ("marked `kubernetes.io/legacy-token-invalid-since`", "delete the secret"),
         ),
     ],
 }
@@ -740,9 +1365,86 @@ def _ops_role(*names: str) -> Callable[[Lab], None]:
     return act
 
 
+def _grant12(
+    account: str, verbs: list[str], resource: str, group: str = ""
+) -> Callable[[Lab], None]:
+    """A Role with one rule for ``account`` in the lab's namespace (a RoleBinding), seen by RBAC."""
+    from helpers import become
+
+    def act(lab: Lab) -> None:
+        ns, name = lab.namespace, f"{account}-extra"
+        lab.course.rbac.create_namespaced_role(ns, become.role(name, verbs, resource, group))
+        lab.course.rbac.create_namespaced_role_binding(
+            ns, become.binding(ns, name, "Role", name, account)
+        )
+        target = f"{resource}.{group}" if group else resource
+        become.wait_until(lab.course.authz, ns, account, f"{verbs[0]} {target}", cluster=False)
+
+    return act
+
+
+def _then(act: Callable[[Lab], None], **values: Any) -> Callable[[Lab], dict[str, Any]]:
+    def both(lab: Lab) -> dict[str, Any]:
+        act(lab)
+        return values
+
+    return both
+
+
+def _viewer_proxies_to_kubelets(lab: Lab) -> dict[str, Any]:
+    """A ClusterRoleBinding (cleaned up with the lab) of the built-in kubelet-api-admin."""
+    from kubernetes import client
+
+    from helpers import become
+
+    body = client.V1ClusterRoleBinding(
+        metadata=client.V1ObjectMeta(name=f"{lab.namespace}-viewer-kubelet-api"),
+        role_ref=client.V1RoleRef(
+            api_group="rbac.authorization.k8s.io",
+            kind="ClusterRole",
+            name="system:kubelet-api-admin",
+        ),
+        subjects=[
+            client.RbacV1Subject(kind="ServiceAccount", name="viewer", namespace=lab.namespace)
+        ],
+    )
+    lab.course.rbac.create_cluster_role_binding(body)
+    become.wait_until(lab.course.authz, lab.namespace, "viewer", "get nodes/proxy")
+    return {"BECOMERS": {"ci-runner", "support", "ops"}}
+
+
 LAB12 = {
     1: [
         Wrong("missed-the-secret", answer(BECOMERS={"ci-runner", "ops"}), ("missed 1",)),
+        Wrong(
+            "missed-exec",
+            _then(
+                _grant12("auditor", ["get", "create"], "pods/exec"),
+                BECOMERS={"ci-runner", "support", "ops"},
+            ),
+            ("missed 1",),
+        ),
+        Wrong(
+            "missed-a-job",
+            _then(
+                _grant12("viewer", ["create"], "jobs", "batch"),
+                BECOMERS={"ci-runner", "support", "ops"},
+            ),
+            ("missed 1",),
+        ),
+        Wrong(
+            "missed-nodes-proxy-cluster-wide",
+            _viewer_proxies_to_kubelets,
+            ("missed 1",),
+        ),
+        Wrong(
+            "nodes-proxy-in-a-role-grants-nothing",
+            _then(
+                _grant12("auditor", ["get"], "nodes/proxy"),
+                BECOMERS={"ci-runner", "support", "ops", "auditor"},
+            ),
+            ("`auditor` cannot act as `payments`",),
+        ),
         Wrong(
             "viewer-too",
             answer(BECOMERS={"ci-runner", "support", "ops", "viewer"}),
@@ -773,6 +1475,35 @@ LAB12 = {
     ],
 }
 
+
+def test_lab12_get_pods_exec_alone_follows_the_cluster(make_lab: Callable[..., Lab]) -> None:
+    """`get pods/exec` alone: a path before 1.35 (or with the gate off), none since."""
+    lab = make_lab(lab12_who_can_become)
+    _grant12("auditor", ["get"], "pods/exec")(lab)
+    opens_a_shell = not lab12_who_can_become.exec_create(lab.course)
+    assert opens_a_shell == (facts.kubernetes_version(lab.course) < (1, 35))  # gate on by default
+    right = {"ci-runner", "support", "ops"} | ({"auditor"} if opens_a_shell else set())
+    wrong = right ^ {"auditor"}
+    assert _check(lab, 1, {"BECOMERS": wrong}).status == NOT_YET
+    result = _check(lab, 1, {"BECOMERS": right})
+    assert result.status == CORRECT, result.message
+
+
+def test_lab12_knows_every_path_the_notebook_names(make_lab: Callable[..., Lab]) -> None:
+    """Each grant the notebook names makes its account one that can act as payments."""
+    lab = make_lab(lab12_who_can_become)
+    grants = {
+        "viewer": (["update"], "pods/ephemeralcontainers", ""),
+        "auditor": (["patch"], "deployments", "apps"),
+        "ops-bot": (["impersonate"], "serviceaccounts", ""),
+    }
+    for account, (verbs, resource, group) in grants.items():
+        _grant12(account, verbs, resource, group)(lab)
+        assert lab12_who_can_become.ways_to_become(lab, account), account
+    ways = lab12_who_can_become.ways_to_become(lab, "ops-bot")
+    assert ways == ["impersonate `payments`"], ways
+
+
 WRONG: dict[str, dict[int, list[Wrong]]] = {
     "02": LAB02,
     "04": LAB04,
@@ -786,6 +1517,20 @@ WRONG_CASES = [
     for number, by_question in WRONG.items()
     for q, wrongs in by_question.items()
     for wrong in wrongs
+]
+#: correct answers by every route the notebooks teach, beyond the stored solution
+RIGHT: dict[str, dict[int, list[Right]]] = {
+    "02": RIGHT02,
+    "04": RIGHT04,
+    "07": RIGHT07,
+    "08": RIGHT08,
+    "11": RIGHT11,
+}
+RIGHT_CASES = [
+    pytest.param(number, q, right, id=f"lab{number}-q{q}-{right.id}")
+    for number, by_question in RIGHT.items()
+    for q, rights in by_question.items()
+    for right in rights
 ]
 
 
@@ -847,3 +1592,57 @@ def test_solution(number: str, q: int, make_lab: Callable[..., Lab]) -> None:
     result = _check(lab, q, answers)
     assert result.status == CORRECT, result.message
     assert result.message, "a Correct result says why it matters"
+
+
+def test_every_question_has_other_right_answers() -> None:
+    """Each question of these labs is answered by at least one route besides the solution."""
+    for number, by_question in RIGHT.items():
+        questions = len(_lab_class(MODULES[number]).question_types)
+        assert set(by_question) == set(range(1, questions + 1)), number
+
+
+@pytest.mark.parametrize(("number", "q", "right"), RIGHT_CASES)
+def test_right_answer(number: str, q: int, right: Right, make_lab: Callable[..., Lab]) -> None:
+    lab = make_lab(MODULES[number])
+    answers = right.act(lab)
+    result = _check(lab, q, answers)
+    assert result.status == CORRECT, result.message
+    assert result.message, "a Correct result says why it matters"
+
+
+@pytest.mark.parametrize("how", ["clean_up", "namespace-deleted"])
+@pytest.mark.parametrize("number", sorted(RIGHT))
+def test_scenario_gone(number: str, how: str, make_lab: Callable[..., Lab]) -> None:
+    """After a clean-up every check says the scenario is gone and how to get it back."""
+    lab = make_lab(MODULES[number])
+    if how == "clean_up":
+        lab.clean_up()
+    else:
+        lab.course.delete_namespace(lab.namespace, wait=True)
+    for question in lab.questions:
+        result = _check(lab, lab.questions.index(question) + 1)
+        assert result.status == NOT_YET, result
+        assert "scenario is gone" in result.message, result.message
+        assert "re-run the lab's first code cell" in result.message, result.message
+
+
+def test_lab02_revoking_keeps_the_never_used_tokens_never_used(
+    make_lab: Callable[..., Lab],
+) -> None:
+    """q3's check asks the API server only about tokens that were used already.
+
+    A TokenReview of a legacy token counts as a use: reviewing a never-used one would change
+    q4's answer.
+    """
+    lab = make_lab(lab02_leaked_token)
+    _label_invalid("ci-runner-token")(lab)  # a wrong answer: the sibling is reviewed too
+    assert _check(lab, 3).status == NOT_YET
+    kubectl(lab, "label", "secret", "ci-runner-token", f"{INVALID_SINCE}-")
+    kubectl(lab, "label", "secret", "billing-old", f"{INVALID_SINCE}=2026-01-01")
+    assert _check(lab, 3).status == NOT_YET  # the wrong token revoked
+    kubectl(lab, "label", "secret", "billing-old", f"{INVALID_SINCE}-")
+    kubectl(lab, "delete", "secret", "ci-runner-deploy")
+    assert _check(lab, 3).status == CORRECT
+    answers = run_solution(lab, _question(lab, 4), lab02_leaked_token)
+    assert answers["NEVER_USED"] == {"billing-old", "reports-token"}
+    assert _check(lab, 4, answers).status == CORRECT

@@ -243,3 +243,148 @@ def test_a_starter_cell_left_as_it_is_shows_nothing() -> None:
     from helpers.checks import ____
 
     assert DisplayFormatter().format(____) == ({}, {})
+
+
+# -- settling, Run All and a scenario that is gone ------------------------------------------
+def test_settle_asks_again_until_the_answer_holds() -> None:
+    calls = []
+
+    def check() -> str:
+        calls.append(1)
+        if len(calls) < 3:
+            raise NotYet("RBAC has not seen it yet.")
+        return "ok"
+
+    assert checks.settle(check, 5, interval=0) == "ok"
+    assert len(calls) == 3
+
+
+def test_settle_gives_up_with_the_last_message() -> None:
+    raised: list[str] = []
+
+    def check() -> None:
+        raised.append(f"try {len(raised) + 1}.")
+        raise NotYet(raised[-1])
+
+    with pytest.raises(NotYet) as caught:
+        checks.settle(check, 0.05, interval=0.01)
+    assert len(raised) > 1 and str(caught.value) == raised[-1]
+
+
+def test_settle_does_not_retry_other_outcomes() -> None:
+    calls = []
+
+    def check() -> None:
+        calls.append(1)
+        raise NotAttempted("nothing yet.")
+
+    with pytest.raises(NotAttempted):
+        checks.settle(check, 5, interval=0)
+    assert len(calls) == 1
+
+
+def _request(sent_seconds: float, started: float) -> tuple[Any, float]:
+    from datetime import UTC, datetime, timedelta
+
+    return datetime(2026, 1, 1, tzinfo=UTC) + timedelta(seconds=sent_seconds), started
+
+
+@pytest.mark.parametrize(
+    ("set_up", "clean_up", "queued"),
+    [
+        # Run All: both cells sent at once; the clean-up ran 40 s later
+        (_request(0.0, 100.0), _request(0.05, 140.0), True),
+        # by hand: the clean-up sent 300 s after the set-up, and ran at once
+        (_request(0.0, 100.0), _request(300.0, 400.01), False),
+        # the clock of the client is an hour off: only differences count
+        (_request(3600.0, 100.0), _request(3900.0, 400.2), False),
+    ],
+    ids=["run-all", "by-hand", "client-clock-off"],
+)
+def test_a_cell_queued_behind_others(
+    set_up: Any, clean_up: Any, queued: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(checks, "_cell_request", lambda: clean_up)
+    assert checks._queued_behind_others(set_up) is queued
+
+
+def test_outside_a_notebook_nothing_is_queued() -> None:
+    assert checks._cell_request() is None
+    assert checks._queued_behind_others(None) is False
+
+
+class _FakeCore:
+    def __init__(self) -> None:
+        self.deleted: list[str] = []
+        self.namespace_status = 200
+
+    def read_namespace(self, name: str) -> Any:
+        from kubernetes import client
+
+        if self.namespace_status != 200:
+            raise ApiException(status=self.namespace_status, reason="x")
+        return client.V1Namespace(metadata=client.V1ObjectMeta(name=name))
+
+
+class _FakeCourse:
+    def __init__(self) -> None:
+        self.core = _FakeCore()
+        self.deleted: list[str] = []
+
+    def delete_namespace(self, name: str) -> None:
+        self.deleted.append(name)
+
+
+class _Tiny(Lab):
+    question_types = (Untouched,)
+
+
+def _tiny(monkeypatch: pytest.MonkeyPatch) -> tuple[_Tiny, _FakeCourse]:
+    monkeypatch.setattr(checks, "delete_lab_cluster_bindings", lambda course, ns: [])
+    course = _FakeCourse()
+    return _Tiny(course, "lab-99-tiny"), course
+
+
+def test_clean_up_in_run_all_keeps_the_scenario(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lab, course = _tiny(monkeypatch)
+    monkeypatch.setattr(checks, "_queued_behind_others", lambda earlier: True)
+    lab.clean_up()
+    assert course.deleted == [] and not lab.cleaned_up
+    assert "Run All" in capsys.readouterr().out
+    lab.clean_up(now=True)
+    assert course.deleted == ["lab-99-tiny"] and lab.cleaned_up
+
+
+def test_clean_up_run_on_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    lab, course = _tiny(monkeypatch)
+    lab.clean_up()
+    assert course.deleted == ["lab-99-tiny"]
+
+
+@pytest.mark.parametrize(
+    ("how", "says"),
+    [("clean_up", "you ran `lab.clean_up()`"), ("404", "does not exist")],
+)
+def test_a_check_says_the_scenario_is_gone(
+    how: str, says: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lab, course = _tiny(monkeypatch)
+    assert lab.scenario_gone() is None
+    if how == "clean_up":
+        lab.clean_up()
+    else:
+        course.core.namespace_status = 404
+    (q1,) = lab.questions
+    result = q1.check()
+    assert result.status == NOT_YET
+    assert result.message.startswith("The lab's scenario is gone") and says in result.message
+    assert "re-run the lab's first code cell" in result.message and "\n" not in result.message
+
+
+def test_a_namespace_one_may_not_read_counts_as_there(monkeypatch: pytest.MonkeyPatch) -> None:
+    lab, course = _tiny(monkeypatch)
+    course.core.namespace_status = 403  # a workshop learner may not read namespaces
+    assert lab.scenario_gone() is None
+    assert lab.questions[0].check().status == NOT_ATTEMPTED
