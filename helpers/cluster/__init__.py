@@ -65,9 +65,14 @@ def choose_backend(env: Mapping[str, str] | None = None) -> tuple[str, str]:
             f"COURSE_BACKEND={wanted!r} is not a backend: "
             "set it to auto, local, kind or kubeconfig."
         )
-    from .kind import docker_available
+    from .kind import docker_available, test_only_docker
 
     if docker_available():
+        if test_only_docker():
+            return "local", (
+                "the only Docker engine here is the one `make test` started for its kind "
+                "tests; COURSE_BACKEND=kind picks kind"
+            )
         return "kind", "a Docker engine answers; COURSE_BACKEND=local picks the local cluster"
     return "local", "no Docker engine answers; COURSE_BACKEND picks another backend"
 

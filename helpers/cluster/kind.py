@@ -399,6 +399,24 @@ def kind_errors(action: str) -> Iterator[None]:
 # -- inside the node ---------------------------------------------------------------------
 
 
+#: Where .ci/docker-host/ensure (the test runner's own Docker engine) keeps dockerd's pid.
+TEST_ONLY_DOCKER_PID = Path("/run/sa-course-docker-host/dockerd.pid")
+
+
+def test_only_docker(pid_file: Path | None = None) -> bool:
+    """True if the Docker engine that answers is the one ``make test`` started for its tests.
+
+    That engine must not change what a learner gets: ``auto`` then still picks the local
+    cluster, as it did before the tests ran.
+    """
+    try:
+        pid = int((pid_file or TEST_ONLY_DOCKER_PID).read_text().strip())
+        os.kill(pid, 0)
+    except (OSError, ValueError):
+        return False
+    return True
+
+
 def node_exec(args: list[str], node: str = NODE) -> subprocess.CompletedProcess[str]:
     """Run ``args`` in the control-plane node (``docker exec``); never raises on failure.
 

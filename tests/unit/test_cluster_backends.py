@@ -24,6 +24,7 @@ def test_unknown_backend_is_one_plain_sentence() -> None:
 
 def test_auto_picks_kind_only_when_docker_answers(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(kind, "docker_available", lambda: True)
+    monkeypatch.setattr(kind, "test_only_docker", lambda: False)  # a learner's own Docker
     assert cluster.choose_backend({})[0] == "kind"
     monkeypatch.setattr(kind, "docker_available", lambda: False)
     assert cluster.choose_backend({})[0] == "local"
@@ -64,3 +65,21 @@ def test_docker_available_is_false_without_an_engine(monkeypatch: pytest.MonkeyP
 
 def test_kind_is_downloaded_at_the_pinned_version() -> None:
     assert f"/download/{config.KIND_VERSION}/kind-linux-" in kind.kind_download_url()
+
+
+def test_the_test_runners_docker_engine_does_not_pick_kind(tmp_path, monkeypatch) -> None:
+    """`make test` may leave its own dockerd running: `make lab` must still get local."""
+    import os
+
+    from helpers import cluster
+    from helpers.cluster import kind
+
+    pid_file = tmp_path / "dockerd.pid"
+    monkeypatch.setattr(kind, "docker_available", lambda timeout=10: True)
+    monkeypatch.delenv("COURSE_BACKEND", raising=False)
+    monkeypatch.setattr(kind, "TEST_ONLY_DOCKER_PID", pid_file)
+    assert cluster.choose_backend()[0] == "kind", "a learner's own Docker picks kind"
+    pid_file.write_text(str(os.getpid()))  # a live process stands for the test-only dockerd
+    name, why = cluster.choose_backend()
+    assert name == "local" and "make test" in why
+    assert cluster.choose_backend({"COURSE_BACKEND": "kind"})[0] == "kind"
