@@ -9,12 +9,13 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
+from .cluster.errors import ClusterError
+from .cluster.waiting import get_or_none, poll_until
 from .errors import translate_api_errors
 from .legacy import wait_for_legacy_token
 from .tokens import Token
@@ -60,14 +61,14 @@ def wait_for_service_account(
     core: client.CoreV1Api, namespace: str, name: str = "default", timeout: float = 30
 ) -> client.V1ServiceAccount:
     """Wait until a ServiceAccount exists (``default`` appears a moment after its namespace)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            return core.read_namespaced_service_account(name, namespace)
-        except ApiException as exc:
-            if exc.status != 404 or time.monotonic() > deadline:
-                raise
-        time.sleep(0.1)
+    account, _ = poll_until(
+        lambda: get_or_none(lambda: core.read_namespaced_service_account(name, namespace)),
+        timeout=timeout,
+        interval=0.1,
+        what=f"the ServiceAccount {namespace}/{name}",
+        error=ClusterError,
+    )
+    return account
 
 
 def legacy_token_secret(name: str, service_account: str) -> dict[str, object]:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -26,6 +25,7 @@ import pandas as pd
 import yaml
 
 from .cluster.errors import ClusterError
+from .cluster.waiting import read_until
 
 if TYPE_CHECKING:
     from .course import Course
@@ -84,12 +84,12 @@ class AuditLog:
         timeout: float = 15,
     ) -> list[Event]:
         """Wait until at least ``count`` events contain ``containing`` and ``match``."""
-        deadline = time.monotonic() + timeout
-        while True:
-            found = [e for e in self.events(containing) if match(e)]
-            if len(found) >= count or time.monotonic() > deadline:
-                break
-            time.sleep(0.25)
+        found = read_until(
+            lambda: [e for e in self.events(containing) if match(e)],
+            lambda events: len(events) >= count,
+            timeout=timeout,
+            interval=0.25,
+        )
         if len(found) < count:
             raise ClusterError(
                 f"The audit log ({self.path}) shows {len(found)} of the {count} events "

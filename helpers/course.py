@@ -12,7 +12,6 @@ import contextlib
 import os
 import subprocess
 import sys
-import time
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -23,6 +22,7 @@ from kubernetes.client.exceptions import ApiException
 from . import cluster
 from .cluster.controlplane import ControlPlane, control_plane
 from .cluster.errors import ClusterError
+from .cluster.waiting import get_or_none, gone, poll_until
 from .errors import translate_api_errors
 from .facts import check_version
 from .names import prefix, shell_env, workshop
@@ -141,7 +141,7 @@ class Course:
         return out
 
     # -- namespaces ----------------------------------------------------------------------
-    def fresh_namespace(self, name: str, timeout: float = 60) -> str:
+    def fresh_namespace(self, name: str, timeout: float = 180) -> str:
         """Create namespace ``name`` from scratch (deleting an old one first).
 
         Returns once the namespace's ``default`` ServiceAccount exists: the
@@ -158,15 +158,14 @@ class Course:
                     client.V1Namespace(metadata=client.V1ObjectMeta(name=name, labels=labels))
                 )
         self._namespaces.append(name)
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                self.core.read_namespaced_service_account("default", name)
-                return name
-            except ApiException as exc:
-                if exc.status != 404 or time.monotonic() > deadline:
-                    raise
-            time.sleep(0.1)
+        poll_until(
+            lambda: get_or_none(lambda: self.core.read_namespaced_service_account("default", name)),
+            timeout=timeout,
+            interval=0.1,
+            what=f"the default ServiceAccount of namespace {name}",
+            error=ClusterError,
+        )
+        return name
 
     def delete_namespace(self, name: str, wait: bool = False, timeout: float = 90) -> None:
         """Delete namespace ``name`` (if it exists); optionally wait until it is gone.
@@ -184,16 +183,12 @@ class Course:
                 raise
         if not wait:
             return
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                self.core.read_namespace(name)
-            except ApiException as exc:
-                if exc.status == 404:
-                    return
-                raise
-            time.sleep(0.2)
-        raise ClusterError(f"Namespace {name} was still terminating after {timeout:.0f}s.")
+        poll_until(
+            lambda: gone(lambda: self.core.read_namespace(name)),
+            timeout=timeout,
+            what=f"namespace {name} to go (the namespace controller empties it first)",
+            error=ClusterError,
+        )
 
     def _empty_if_workshop(self, name: str, timeout: float) -> bool:
         """Empty ``name`` if it is a workshop's namespace; False if it is not one (or absent)."""

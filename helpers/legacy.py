@@ -14,13 +14,12 @@ tracks its use.
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Callable
 
 from kubernetes import client
-from kubernetes.client.exceptions import ApiException
 
 from .cluster.errors import ClusterError
+from .cluster.waiting import get_or_none, poll_until
 from .errors import translate_api_errors
 from .tokens import Token
 
@@ -51,19 +50,15 @@ def _poll_secret(
     ready: Callable[[client.V1Secret], bool],
 ) -> client.V1Secret | None:
     """Read the Secret until ``ready(secret)`` is true; ``None`` after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            secret = core.read_namespaced_secret(name, namespace)
-        except ApiException as exc:
-            if exc.status != 404:
-                raise
-            secret = None
-        if secret is not None and ready(secret):
-            return secret
-        if time.monotonic() >= deadline:
-            return None
-        time.sleep(interval)
+
+    def read() -> client.V1Secret | None:
+        secret = get_or_none(lambda: core.read_namespaced_secret(name, namespace))
+        return secret if secret is not None and ready(secret) else None
+
+    try:
+        return poll_until(read, timeout=timeout, interval=interval)[0]
+    except TimeoutError:
+        return None
 
 
 @translate_api_errors

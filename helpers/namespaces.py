@@ -11,7 +11,6 @@ namespace instead: every object the course creates goes, the workshop's own stay
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -19,6 +18,7 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from .cluster.errors import ClusterError
+from .cluster.waiting import poll_until
 
 __all__ = [
     "EMPTIED",
@@ -117,12 +117,10 @@ def empty(api: client.ApiClient, namespace: str, timeout: float = 90) -> list[st
                 if exc.status != 404:
                     raise
     core = client.CoreV1Api(api)
-    deadline = time.monotonic() + timeout
-    while core.list_namespaced_pod(namespace).items:
-        if time.monotonic() > deadline:
-            raise ClusterError(
-                f"The Pods of namespace {namespace} were still terminating after "
-                f"{timeout:.0f}s: run the cell again."
-            )
-        time.sleep(0.2)
+    poll_until(
+        lambda: not core.list_namespaced_pod(namespace).items,
+        timeout=timeout,
+        what=f"the Pods of namespace {namespace} to go (run the cell again)",
+        error=ClusterError,
+    )
     return gone

@@ -7,7 +7,6 @@ deleted. Pods that call the API server themselves are in :mod:`helpers.workloads
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +16,7 @@ from kubernetes.stream import stream
 
 from .cluster.config import BUSYBOX_IMAGE
 from .cluster.errors import ClusterError
+from .cluster.waiting import get_or_none, gone, poll_until
 from .errors import translate_api_errors
 from .tokens import Token
 
@@ -80,16 +80,12 @@ def wait_for_pod(
     core: client.CoreV1Api, namespace: str, name: str, timeout: float = 90
 ) -> client.V1Pod:
     """Wait until the Pod runs; fail with one sentence that says why if it does not."""
-    deadline = time.monotonic() + timeout
-    last = "it was not created"
-    while time.monotonic() < deadline:
-        try:
-            pod = core.read_namespaced_pod(name, namespace)
-        except ApiException as exc:
-            if exc.status != 404:
-                raise
-            time.sleep(0.2)
-            continue
+    last = ["it was not created"]
+
+    def running() -> client.V1Pod | None:
+        pod = get_or_none(lambda: core.read_namespaced_pod(name, namespace))
+        if pod is None:
+            return None
         phase = pod.status.phase
         if phase == "Running" and all(c.ready for c in pod.status.container_statuses or []):
             return pod
@@ -97,9 +93,17 @@ def wait_for_pod(
             raise ClusterError(
                 f"Pod {namespace}/{name} stopped (phase {phase}) instead of running."
             )
-        last = _why_not_running(pod)
-        time.sleep(0.2)
-    raise ClusterError(f"Pod {namespace}/{name} was not running after {timeout:.0f}s: {last}.")
+        last[0] = _why_not_running(pod)
+        return None
+
+    pod, _ = poll_until(
+        running,
+        timeout=timeout,
+        what=f"Pod {namespace}/{name} to run",
+        error=ClusterError,
+        why=lambda: last[0],
+    )
+    return pod
 
 
 def _why_not_running(pod: client.V1Pod) -> str:
@@ -131,15 +135,13 @@ def delete_pod(core: client.CoreV1Api, namespace: str, name: str, wait: bool = T
         if exc.status == 404:
             return
         raise
-    deadline = time.monotonic() + 60
-    while wait and time.monotonic() < deadline:
-        try:
-            core.read_namespaced_pod(name, namespace)
-        except ApiException as exc:
-            if exc.status == 404:
-                return
-            raise
-        time.sleep(0.2)
+    if wait:
+        poll_until(
+            lambda: gone(lambda: core.read_namespaced_pod(name, namespace)),
+            timeout=60,
+            what=f"Pod {namespace}/{name} to go",
+            error=ClusterError,
+        )
 
 
 @dataclass(frozen=True)

@@ -9,13 +9,13 @@ still be accepted for up to 10 seconds, then is rejected for good.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from kubernetes import client
 
 from .cluster.errors import ClusterError
+from .cluster.waiting import poll_until
 from .reviews import review_token
 from .tokens import Token
 
@@ -66,16 +66,21 @@ def wait_until_rejected(
     Raises:
         ClusterError: If the token is still accepted after ``timeout`` seconds.
     """
-    start = time.monotonic()
-    accepted = 0
-    while True:
+    accepted = [0]
+
+    def rejected() -> object:
         status = review_token(authn, token, audiences)
-        if not status.authenticated:
-            return Rejection(status, time.monotonic() - start, accepted)
-        accepted += 1
-        if time.monotonic() - start >= timeout:
-            raise ClusterError(
-                f"The token was still accepted after {timeout:.0f}s; its Secret, Pod or bound "
-                "object may still exist (or its deletion is still pending)."
-            )
-        time.sleep(interval)
+        if status.authenticated:
+            accepted[0] += 1
+            return None
+        return status
+
+    status, seconds = poll_until(
+        rejected,
+        timeout=timeout,
+        interval=interval,
+        what="the API server to reject the token (its Secret, Pod or bound object may "
+        "still exist, or its deletion is still pending)",
+        error=ClusterError,
+    )
+    return Rejection(status, seconds, accepted[0])

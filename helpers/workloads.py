@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -31,6 +30,7 @@ from kubernetes.client.exceptions import ApiException
 
 from .cluster.config import TOOLS_IMAGE
 from .cluster.errors import ClusterError
+from .cluster.waiting import poll_until
 from .pods import TOKEN_DIR, exec_in_pod
 
 __all__ = [
@@ -152,26 +152,28 @@ def wait_for_call(
     call in the same second counts). Raises a one-sentence ClusterError on timeout, with
     the last call the workload did make.
     """
-    deadline = time.monotonic() + timeout
     since = after.replace(microsecond=0) if after else None
-    last: ApiCall | None = None
-    while True:
+    last: list[ApiCall] = []
+
+    def logged() -> ApiCall | None:
         calls = [
             c
             for c in api_calls(core, namespace, pod)
             if (since is None or c.at >= since) and (path is None or c.path == path)
         ]
-        last = calls[-1] if calls else last
+        last[:] = calls[-1:] or last
         matching = [c for c in calls if status is None or c.status == status]
-        if matching:
-            return matching[-1]
-        if time.monotonic() > deadline:
-            seen = f"its last call: {last}" if last else "it logged no call"
-            want = f"a {status}" if status else "a call"
-            raise ClusterError(
-                f"Pod {namespace}/{pod} did not log {want} within {timeout:.0f}s ({seen})."
-            )
-        time.sleep(0.5)
+        return matching[-1] if matching else None
+
+    call, _ = poll_until(
+        logged,
+        timeout=timeout,
+        interval=0.5,
+        what=f"Pod {namespace}/{pod} to log {f'a {status}' if status else 'a call'}",
+        error=ClusterError,
+        why=lambda: f"its last call: {last[0]}" if last else "it logged no call",
+    )
+    return call
 
 
 def curl_from_pod(

@@ -292,7 +292,7 @@ def kubeconfig_run(run: Run) -> bool:
     except Exception as exc:  # one line: what failed
         return run.record("kubeconfig", "FAILED", started, f"no course-user kubeconfig: {exc}")
     env = env_for("kubeconfig", COURSE_KUBECONFIG=str(path))
-    return run_on(run, "kubeconfig", "kubeconfig", env, workers=3)
+    return run_on(run, "kubeconfig", "kubeconfig", env)
 
 
 def workshop_run(run: Run) -> bool:
@@ -353,18 +353,17 @@ def local_chain(run: Run, wanted: list[str]) -> None:
         env.pop(versions.ENV, None)
 
         def on_newest() -> bool:
-            # three suites on one cluster, side by side (each has its own namespaces: the
-            # kubeconfig run's prefix kc-, the workshop's learners ci-NN-); then the local
-            # cluster's life cycle, alone, as it restarts the cluster
-            jobs: list[Callable[[], bool]] = []
+            # one suite after the other (side by side they overload a 2-core machine: each
+            # took 2-3 times as long, and the namespace controller fell behind); the local
+            # cluster's life cycle last, as it restarts the cluster
+            ok = True
             if "local" in newest:
-                jobs.append(lambda: run_on(run, "local", "local", env, lifecycle=False))
+                ok &= run_on(run, "local", "local", env, lifecycle=False)
             if "kubeconfig" in newest:
-                jobs.append(lambda: kubeconfig_run(run))
+                ok &= kubeconfig_run(run)
             if "workshop" in newest:
-                jobs.append(lambda: workshop_run(run))
-            ok = side_by_side(jobs)
-            if "local" in newest and ok:
+                ok &= workshop_run(run)
+            if "local" in newest:
                 ok &= lifecycle_run(run, "local", env)
             return ok
 

@@ -51,6 +51,10 @@ def audit_log_file(layout: Layout) -> Path:
     return layout.logs / "audit.log"
 
 
+#: What ``--service-account-max-token-expiration`` gives both course clusters (notebook 09).
+MAX_TOKEN_EXPIRATION = "48h"
+
+
 def authentication_config_file(layout: Layout) -> Path:
     """Where the local cluster keeps its AuthenticationConfiguration (written by ``up``)."""
     return layout.config / authnconfig.FILE_NAME
@@ -80,6 +84,9 @@ def apiserver_args(bin_dir: Path, layout: Layout, ports: Ports) -> list[str]:
         # …and the key of before the last rotation: verified with, never signed with
         f"--service-account-key-file={pki / 'sa-previous.pub'}",
         f"--service-account-jwks-uri={api_server_url(ports)}/openid/v1/jwks",
+        # …and the longest token a TokenRequest gets (a classroom's outlive it by 2 days at
+        # most); the kubelet's one-year extension is not affected (notebook 09)
+        f"--service-account-max-token-expiration={MAX_TOKEN_EXPIRATION}",
         # -- who is anonymous, and where (authnconfig: health and discovery only) --
         f"--authentication-config={authentication_config_file(layout)}",
         # -- who may do what --

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import yaml
 
-from . import auditpolicy, authnconfig, build, config, kindimage, pki, toolsimage
+from . import auditpolicy, authnconfig, build, components, config, kindimage, pki, toolsimage
 from .errors import ClusterError
 from .kindimage import docker_available
 from .progress import Progress
@@ -161,6 +161,7 @@ def node_files_patch() -> dict:
     log_dir = auditpolicy.IN_KIND_LOG.rsplit("/", 1)[0]
     flags = auditpolicy.flag_values(auditpolicy.IN_KIND_POLICY, auditpolicy.IN_KIND_LOG)
     flags["authentication-config"] = f"{auditpolicy.IN_KIND_FILES}/{authnconfig.FILE_NAME}"
+    flags["service-account-max-token-expiration"] = components.MAX_TOKEN_EXPIRATION
     args = [{"name": k, "value": v} for k, v in flags.items()]
     return {
         "apiVersion": "kubeadm.k8s.io/v1beta4",

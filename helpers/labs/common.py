@@ -30,6 +30,7 @@ from ..accounts import LEGACY_SECRET_TYPE
 from ..bindings import delete_lab_cluster_bindings
 from ..checks import NotYet
 from ..cluster.errors import ClusterError
+from ..cluster.waiting import read_until
 from ..course import Course
 from ..pods import TOKEN_DIR
 from ..reviews import can_i, review_token, sa_groups, sa_username
@@ -474,12 +475,12 @@ def wait_for_pods(
 
     Returns what there is after ``timeout`` (the caller says what is wrong with it).
     """
-    deadline = time.monotonic() + timeout
-    while True:
-        pods = live_pods(course, namespace, selector)
-        if (pods and all(_running(p) for p in pods)) or time.monotonic() > deadline:
-            return pods
-        time.sleep(0.3)
+    return read_until(
+        lambda: live_pods(course, namespace, selector),
+        lambda pods: bool(pods) and all(_running(p) for p in pods),
+        timeout=timeout,
+        interval=0.3,
+    )
 
 
 def wait_for_named_pod(

@@ -14,7 +14,6 @@ The scenario (namespace ``lab-11-lock``): three Deployments.
 
 from __future__ import annotations
 
-import time
 from typing import Any, ClassVar
 
 from kubernetes import client
@@ -22,6 +21,7 @@ from kubernetes import client
 from ..accounts import legacy_token_secret
 from ..checks import Lab, NotAttempted, NotYet, Question, run_checks
 from ..cluster.errors import ClusterError
+from ..cluster.waiting import read_until
 from ..course import Course
 from ..names import ns
 from ..pods import TOKEN_DIR, busybox_pod, read_pod_token
@@ -126,20 +126,23 @@ def _manifests() -> list[dict[str, Any]]:
 def wait_for_rollout(course: Course, namespace: str, name: str, timeout: float = 20) -> Any:
     """The Deployment once its rollout is complete (or as it is after ``timeout``)."""
     apps = client.AppsV1Api(course.api)
-    deadline = time.monotonic() + timeout
-    while True:
-        dep = apps.read_namespaced_deployment(name, namespace)
+
+    def rolled_out(dep: Any) -> bool:
         want = dep.spec.replicas or 0
         st = dep.status
-        done = (
+        return (
             (st.observed_generation or 0) >= dep.metadata.generation
             and (st.updated_replicas or 0) == want
             and (st.replicas or 0) == want
             and (st.available_replicas or 0) == want
         )
-        if done or time.monotonic() > deadline:
-            return dep
-        time.sleep(0.3)
+
+    return read_until(
+        lambda: apps.read_namespaced_deployment(name, namespace),
+        rolled_out,
+        timeout=timeout,
+        interval=0.3,
+    )
 
 
 def _names(pods: list[client.V1Pod]) -> str:

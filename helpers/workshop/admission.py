@@ -6,10 +6,11 @@ every request, whoever makes it:
 
 - :func:`learner_rules` — every write by a ServiceAccount of a learner's namespaces (the
   learner, and every account the learner makes): only in, or named, the learner's prefix;
-  namespaces and cluster objects only with the course's own names; bindings only to the
-  learner's own ServiceAccounts; Pod Security kept at ``baseline`` or ``restricted`` and
-  version ``latest``; no ``workshop.sa-course.io/*`` label set, changed or removed; no
-  aggregated ClusterRoles; no long tokens, no Service that listens outside the cluster,
+  namespaces and cluster objects only with the course's own names; bindings to no user or
+  group but the learner's own accounts, and to no other learner's account; Pod Security
+  kept at ``baseline`` or ``restricted`` and version ``latest``; no
+  ``workshop.sa-course.io/*`` label set, changed or removed; no aggregated ClusterRoles;
+  no Service that listens outside the cluster,
   no probe of the node's own addresses, no oversized Secret or ConfigMap;
 - :func:`deny_by_default` — every write into a learner's space (their namespaces, and
   cluster objects named with their prefix) by anyone but the instructor, the cluster's
@@ -113,7 +114,6 @@ def _learner_re(workshop: str) -> str:
 def learner_rules(
     workshop: str,
     prefix_length: int,
-    max_token_seconds: int,
     labels: dict[str, str],
     name: str,
 ) -> list[dict[str, Any]]:
@@ -180,21 +180,18 @@ def learner_rules(
             "built-in roles (no aggregationRule, no aggregate-to-* label)'",
         ),
         (
+            # ServiceAccounts: anywhere but in another learner's namespaces (a learner can
+            # never act as an account outside their own, and lab 07 binds one in `default`
+            # on purpose); users and groups only as names of the learner's own accounts
             f"!({kind} in ['RoleBinding', 'ClusterRoleBinding']) || !({writes}) || "
             "!has(object.subjects) || object.subjects.all(s, "
-            "(s.kind == 'ServiceAccount' && (has(s.namespace) && s.namespace != '' ? "
-            f"s.namespace : request.namespace).startsWith({own})) || "
+            "(s.kind == 'ServiceAccount' && ((has(s.namespace) && s.namespace != '' ? "
+            f"s.namespace : request.namespace).startsWith({own}) || "
+            f"!(has(s.namespace) && s.namespace.matches('{_learner_re(workshop)}')))) || "
+            f"(s.kind == 'User' && s.name.startsWith('system:serviceaccount:' + {own})) || "
             f"(s.kind == 'Group' && s.name.startsWith('system:serviceaccounts:' + {own})))",
-            "'a binding of yours may name only ServiceAccounts of your own namespaces (or "
-            "the group system:serviceaccounts:<one of your namespaces>): no users, no other "
-            "groups'",
-        ),
-        (
-            f"{kind} != 'TokenRequest' || "
-            f"(has(object.spec.expirationSeconds) && "
-            f"object.spec.expirationSeconds <= {max_token_seconds})",
-            f"'in this workshop a token lives at most {max_token_seconds} seconds: ask for "
-            "less (expirationSeconds)'",
+            "'a binding of yours may name only ServiceAccounts (not another learner\\'s), or "
+            "your own accounts by their user or group name: no other users, no other groups'",
         ),
         (
             f"{kind} != 'Service' || !({writes}) || "
@@ -419,16 +416,13 @@ def policies(
     workshop: str,
     prefix_length: int,
     instructors: Iterable[str],
-    max_token_seconds: int,
     max_cpu_request_millis: int,
     labels: dict[str, str],
     object_name: Any,
 ) -> list[dict[str, Any]]:
     """All three policies and their bindings; ``object_name(what)`` names the workshop's."""
     return [
-        *learner_rules(
-            workshop, prefix_length, max_token_seconds, labels, object_name("learners-stay-apart")
-        ),
+        *learner_rules(workshop, prefix_length, labels, object_name("learners-stay-apart")),
         *deny_by_default(
             workshop, prefix_length, instructors, labels, object_name("deny-by-default")
         ),

@@ -42,6 +42,7 @@ from ..accounts import create_token
 from ..cluster.config import cache_dir
 from ..cluster.errors import ClusterError
 from ..cluster.progress import Progress
+from ..cluster.waiting import poll_until, read_until
 from ..course import Course
 from ..errors import NotFound
 from ..tokens import Token
@@ -59,9 +60,6 @@ __all__ = [
 #: The Secret in ``<prefix>-home`` that every token of the learner is bound to.
 ANCHOR = "learner-anchor"
 FIELD_MANAGER = "sa-course-workshop"
-#: A learner's own tokens live at most this long, or the workshop's duration if longer
-#: (notebook 09 asks for a little over an hour).
-MIN_TOKEN_CAP = 2 * 3600
 #: Kinds that run code or hold a credential: revoking a learner deletes every one of them.
 #: (API version, kind); ServiceAccounts, token Secrets and RoleBindings are handled apart.
 RUNS_CODE = (
@@ -199,7 +197,6 @@ class Workshop:
         wanted = self.prefixes(learners)
         record.learners = sorted(set(record.learners) | set(wanted))
         record.instructors = sorted(set(record.instructors) | {self.instructor()})
-        record.max_token_seconds = max(duration_seconds, MIN_TOKEN_CAP)
         share = shares.shares(shares.capacity(self.admin.core), len(record.learners))
         self.progress.say(f"  {share.describe()}")
         with self.progress.stage(f"workshop {self.name}: roster, shared role, admission"):
@@ -225,7 +222,6 @@ class Workshop:
             self.name,
             self.prefix_length,
             record.instructors,
-            record.max_token_seconds,
             share.cpu_request_millis,
             self._labels(),
             lambda what: policy.object_name(self.name, what),
@@ -430,15 +426,17 @@ class Workshop:
             return self._hand_out(prefix, duration_seconds)
 
     def _wait_no_pods(self, namespaces: list[str], timeout: float = 90) -> None:
-        deadline = time.monotonic() + timeout
-        for ns in namespaces:
-            while self.admin.core.list_namespaced_pod(ns, _request_timeout=30).items:
-                if time.monotonic() > deadline:
-                    raise ClusterError(
-                        f"The Pods of {ns} were still terminating after {timeout:.0f}s: run "
-                        "the command again."
-                    )
-                time.sleep(0.2)
+        core = self.admin.core
+        poll_until(
+            lambda: (
+                not any(
+                    core.list_namespaced_pod(ns, _request_timeout=30).items for ns in namespaces
+                )
+            ),
+            timeout=timeout,
+            what="the learner's Pods to go (run the command again)",
+            error=ClusterError,
+        )
 
     def _rekey(self, prefix: str) -> None:
         """A new anchor Secret: every token bound to the old one stops working."""
@@ -447,13 +445,6 @@ class Workshop:
     def extend(self, duration_seconds: int) -> list[Learner]:
         """New tokens (same anchors) valid ``duration_seconds`` from now, for every learner."""
         with self.progress.stage(f"extend workshop {self.name}"):
-            record = self.roster()
-            if record and duration_seconds > record.max_token_seconds:
-                record.max_token_seconds = duration_seconds
-                roster.write(self.admin.core, record, self._labels())
-                share = shares.shares(shares.capacity(self.admin.core), len(record.learners))
-                for doc in self._policies(record, share):
-                    self._apply(doc)
             return [self._hand_out(p, duration_seconds) for p in self.existing()]
 
     # -- down -------------------------------------------------------------------------------
@@ -578,7 +569,6 @@ class Workshop:
         (``ws1-NN-…``). With ``terminating_only``, wait only for those already going away.
         """
         pattern = re.compile(rf"^{re.escape(self.name)}-\d\d-|^{roster.namespace(self.name)}$")
-        deadline = time.monotonic() + timeout
 
         def left() -> list[Any]:
             found = [
@@ -590,11 +580,10 @@ class Workshop:
                 return [n for n in found if n.status.phase == "Terminating"]
             return found
 
-        while left():
-            if time.monotonic() > deadline:
-                self.progress.say("  some namespaces are still terminating; they will go")
-                return
-            time.sleep(0.5)
+        try:
+            poll_until(lambda: not left(), timeout=timeout, interval=0.5)
+        except TimeoutError:
+            self.progress.say("  some namespaces are still terminating; they will go")
 
 
 def _lan_url(admin: Course) -> str:
@@ -620,12 +609,8 @@ def status_with(admin: Course, token: Token | str) -> int:
 
 
 def _poll(ask: Callable[[], int], wanted: int, timeout: float) -> int:
-    deadline = time.monotonic() + timeout
-    while True:
-        got = ask()
-        if got == wanted or time.monotonic() > deadline:
-            return got
-        time.sleep(0.5)
+    """``ask()`` until it answers ``wanted``; its last answer."""
+    return read_until(ask, lambda got: got == wanted, timeout=timeout, interval=0.5)
 
 
 def _ignore_404(fn: Callable[..., Any], *args: Any) -> None:

@@ -5,7 +5,7 @@ label, which a learner could write on a namespace of their own. The record is a
 ConfigMap in the workshop's own namespace (``sa-course-workshop-ws1``), where learners
 hold no right at all.
 
-    >>> r = Roster("ws1", ["ws1-01", "ws1-02"], ["kubernetes-admin"], 14400)
+    >>> r = Roster("ws1", ["ws1-01", "ws1-02"], ["kubernetes-admin"])
     >>> Roster.from_data("ws1", r.to_data()) == r
     True
     >>> namespace("ws1")
@@ -38,14 +38,11 @@ class Roster:
     learners: list[str] = field(default_factory=list)
     #: Who may write into the learners' spaces besides the learners (their usernames).
     instructors: list[str] = field(default_factory=list)
-    #: The longest token a learner may request for their own accounts.
-    max_token_seconds: int = 7200
 
     def to_data(self) -> dict[str, str]:
         return {
             "learners": json.dumps(sorted(self.learners)),
             "instructors": json.dumps(sorted(self.instructors)),
-            "max-token-seconds": str(self.max_token_seconds),
         }
 
     @classmethod
@@ -54,7 +51,6 @@ class Roster:
             workshop,
             sorted(json.loads(data.get("learners", "[]"))),
             sorted(json.loads(data.get("instructors", "[]"))),
-            int(data.get("max-token-seconds", "7200")),
         )
 
 

@@ -127,13 +127,13 @@ def test_no_binding_of_a_learner_names_anyone_but_their_own_service_accounts(ws)
         group("system:masters"),
         group(f"system:serviceaccounts:{theirs}"),
         {"kind": "ServiceAccount", "name": "default", "namespace": theirs},
-        {"kind": "ServiceAccount", "name": "default", "namespace": "kube-system"},
+        {"apiGroup": RBAC, "kind": "User", "name": f"system:serviceaccount:{theirs}:default"},
     ]
     for who in strangers:
         message = refused(
             lambda w=who: rbac.create_namespaced_role_binding(ns, rb("x", "view", [w]))
         )
-        assert "only ServiceAccounts of your own namespaces" in message, message
+        assert "no other users, no other groups" in message, message
         refused(
             lambda w=who: rbac.create_cluster_role_binding(
                 crb(f"{me.prefix}-controller-ns-auth-delegator", "system:auth-delegator", [w])
@@ -150,11 +150,17 @@ def test_no_binding_of_a_learner_names_anyone_but_their_own_service_accounts(ws)
         )
     finally:
         rbac.delete_namespaced_role_binding("good", ns)
-    # what the course itself binds stays possible: its own accounts, its namespace's group
+    # what the course itself binds stays possible: its own accounts, by kind ServiceAccount,
+    # by user name (lab 04) or by their namespace's group, and an account in a namespace
+    # no learner can act in (lab 07's binding to `default/syncer`, the bug to find)
+    own_user = {"apiGroup": RBAC, "kind": "User", "name": f"system:serviceaccount:{ns}:x"}
+    elsewhere = {"kind": "ServiceAccount", "name": "syncer", "namespace": "default"}
     rbac.create_namespaced_role_binding(
-        ns, rb("own-group", "view", [group(f"system:serviceaccounts:{ns}"), good])
+        ns, rb("own-group", "view", [group(f"system:serviceaccounts:{ns}"), good, own_user])
     )
+    rbac.create_namespaced_role_binding(ns, rb("elsewhere", "view", [elsewhere]))
     rbac.delete_namespaced_role_binding("own-group", ns)
+    rbac.delete_namespaced_role_binding("elsewhere", ns)
 
 
 # -- anonymous: off but for health and discovery --------------------------------------------
@@ -416,13 +422,15 @@ def _ghosts(me: Learner) -> list[str]:
             "type": "kubernetes.io/service-account-token",
         },
     )
-    # a year-long token: refused (the workshop caps learners' tokens)
+    # a year-long token: the course's clusters grant 48 h at most
+    # (--service-account-max-token-expiration; and it dies with its account anyway)
     year = client.AuthenticationV1TokenRequest(
         spec=client.V1TokenRequestSpec(audiences=[], expiration_seconds=365 * 86400)
     )
-    message = refused(lambda: core.create_namespaced_service_account_token("ghost", ns, year))
-    assert "a token lives at most" in message, message
-    tokens = []
+    long = core.create_namespaced_service_account_token("ghost", ns, year).status
+    left = long.expiration_timestamp.timestamp() - time.time()
+    assert 0 < left <= 48 * 3600 + 60, left
+    tokens = [long.token]
     for sa in ("ghost", "default"):
         tr = client.AuthenticationV1TokenRequest(
             spec=client.V1TokenRequestSpec(audiences=[], expiration_seconds=3600)
