@@ -58,8 +58,9 @@ class Feature:
 
     ``on`` is the first release where it is on by default (beta or GA), ``ga`` the release
     where it became GA (None: not GA in the newest release the course knows). ``gate`` is
-    its feature gate, where one exists in the releases the course runs; ``needed``: every
-    notebook may rely on it (it is on in every supported release).
+    its feature gate, where one exists in the releases the course runs (``gate_since``: the
+    release that added the gate, if newer than the floor); ``needed``: every notebook may
+    rely on it (it is on in every supported release).
     """
 
     what: str
@@ -68,6 +69,8 @@ class Feature:
     gate: str = ""
     needed: bool = True
     notebook: str = ""
+    #: The first release whose components know ``gate`` (None: older than the course's floor).
+    gate_since: tuple[int, int] | None = None
 
     def stage_in(self, version: tuple[int, int]) -> str:
         """What a release does by default: ``GA``, ``on by default (beta)`` or ``off``."""
@@ -145,6 +148,7 @@ FEATURES: dict[str, Feature] = {
         "AuthorizePodWebsocketUpgradeCreatePermission",
         needed=False,
         notebook="12",
+        gate_since=(1, 35),
     ),
     "constrained-impersonation": Feature(
         "constrained impersonation (impersonate only for some requests)",
@@ -153,6 +157,7 @@ FEATURES: dict[str, Feature] = {
         "ConstrainedImpersonation",
         needed=False,
         notebook="12",
+        gate_since=(1, 35),
     ),
     "cluster-trust-bundles": Feature(
         "ClusterTrustBundles, projected into Pods",
@@ -167,6 +172,7 @@ FEATURES: dict[str, Feature] = {
         (1, 37),
         "PodCertificateRequest",
         needed=False,
+        gate_since=(1, 34),
     ),
 }
 

@@ -83,9 +83,13 @@ EMPTIED = (
 CLUSTER_MADE = {("ConfigMap", "kube-root-ca.crt")}
 
 
-def directory(workshop: str) -> Path:
-    """Where the learners' kubeconfigs are written (outside the repository; 0600 files)."""
-    return cache_dir() / "workshop" / workshop
+def directory(workshop: str, backend: str) -> Path:
+    """Where the learners' kubeconfigs are written (outside the repository; 0600 files).
+
+    One folder per backend: two workshops of the same name on two clusters (the local and
+    the kind one, say) never share, or delete, each other's files.
+    """
+    return cache_dir() / "workshop" / backend / workshop
 
 
 @dataclass
@@ -123,7 +127,7 @@ class Workshop:
         self.server = server or _lan_url(admin) or admin.server
         self.name = name
         self.progress = progress or Progress()
-        self.dir = directory(name)
+        self.dir = directory(name, admin.backend)
         self._dyn: DynamicClient | None = None
         self.prefix_length = len(policy.learner_prefix(name, 1))
 

@@ -21,14 +21,17 @@ import pytest
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
-from helpers import busybox_pod, names, progress
+from helpers import busybox_pod, facts, names, progress
 from helpers.course import Course
+from helpers.waiting import gone, poll_until
 from helpers.workshop import Learner, Workshop, admission, policy
 from helpers.workshop.classroom import status_with
 
 NAME = "wsa"
 LEARNERS = 3
 RBAC = "rbac.authorization.k8s.io"
+#: The PodLevelResources gate is on by default from 1.34 (beta; alpha in 1.32).
+POD_LEVEL_RESOURCES_ON = (1, 34)
 
 
 @pytest.fixture(scope="module")
@@ -588,7 +591,7 @@ def test_services_stay_inside_the_cluster(ws, course: Course) -> None:
 # -- fair shares --------------------------------------------------------------------------
 
 
-def test_a_learner_cannot_take_more_than_their_share(ws) -> None:
+def test_a_learner_cannot_take_more_than_their_share(ws, course: Course) -> None:
     _, learners = ws
     me, other = learners[2], learners[0]
     core = client.CoreV1Api(api_of(me))
@@ -617,7 +620,21 @@ def test_a_learner_cannot_take_more_than_their_share(ws) -> None:
     refused(lambda: core.create_namespaced_pod(ns, free), 403, 422)
     pod_level = busybox_pod("podlevel")
     pod_level["spec"]["resources"] = {"requests": {"cpu": "1"}, "limits": {"cpu": "1"}}
-    refused(lambda: core.create_namespaced_pod(ns, pod_level), 403, 422)
+    if facts.kubernetes_version(course) >= POD_LEVEL_RESOURCES_ON:
+        refused(lambda: core.create_namespaced_pod(ns, pod_level), 403, 422)
+    else:
+        # where the PodLevelResources gate is off the API server drops the field: the Pod
+        # is an ordinary one, and takes one of the learner's slots like any other
+        made = core.create_namespaced_pod(ns, pod_level)
+        try:
+            assert made.spec.resources is None, made.spec.resources
+        finally:
+            core.delete_namespaced_pod("podlevel", ns, grace_period_seconds=0)
+            poll_until(
+                lambda: gone(lambda: core.read_namespaced_pod("podlevel", ns)),
+                timeout=60,
+                what="the Pod podlevel deleted",
+            )
     blob = {"metadata": {"name": "blob"}, "data": {"x": "A" * (1024 * 1024)}}
     message = refused(lambda: core.create_namespaced_config_map(ns, blob), 403, 413)
     assert "KiB" in message or "too large" in message.lower(), message
