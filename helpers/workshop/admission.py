@@ -6,8 +6,9 @@ every request, whoever makes it:
 
 - :func:`learner_rules` — every write by a ServiceAccount of a learner's namespaces (the
   learner, and every account the learner makes): only in, or named, the learner's prefix;
-  namespaces and cluster objects only with the course's own names; bindings to no user or
-  group but the learner's own accounts, and to no other learner's account; Pod Security
+  namespaces and cluster objects only with the course's own names; bindings only to
+  ServiceAccounts (by kind, user or group name) of the learner's namespaces or of
+  namespaces no learner can act in — no other user or group, no other learner; Pod Security
   kept at ``baseline`` or ``restricted`` and version ``latest``; no
   ``workshop.sa-course.io/*`` label set, changed or removed; no aggregated ClusterRoles;
   no Service that listens outside the cluster,
@@ -124,6 +125,15 @@ def learner_rules(
     course_namespaces = _list(sorted(names.NAMESPACES))
     course_cluster_objects = _list(sorted(names.CLUSTER_SCOPED))
     host_free = _host_free_pods()
+
+    def may_name(namespace: str) -> str:
+        """CEL: the ServiceAccounts of ``namespace`` are the learner's, or no learner's."""
+        return f"({namespace}.startsWith({own}) || !{namespace}.matches('{_learner_re(workshop)}'))"
+
+    # a subject's namespace: its own field (else the binding's), or the one its name holds
+    sa_namespace = "(has(s.namespace) && s.namespace != '' ? s.namespace : request.namespace)"
+    named_namespace = "s.name.split(':')[2]"
+
     validations = [
         (
             f"variables.target.startsWith({own})",
@@ -180,18 +190,20 @@ def learner_rules(
             "built-in roles (no aggregationRule, no aggregate-to-* label)'",
         ),
         (
-            # ServiceAccounts: anywhere but in another learner's namespaces (a learner can
-            # never act as an account outside their own, and lab 07 binds one in `default`
-            # on purpose); users and groups only as names of the learner's own accounts
+            # ServiceAccounts — by kind, by user name or by their namespace's group — of the
+            # learner's own namespaces or of namespaces no learner can act in (lab 07 binds
+            # one in `default` on purpose, notebook 04 the article's group of a namespace
+            # that does not exist); never another learner's, never any other user or group
             f"!({kind} in ['RoleBinding', 'ClusterRoleBinding']) || !({writes}) || "
             "!has(object.subjects) || object.subjects.all(s, "
-            "(s.kind == 'ServiceAccount' && ((has(s.namespace) && s.namespace != '' ? "
-            f"s.namespace : request.namespace).startsWith({own}) || "
-            f"!(has(s.namespace) && s.namespace.matches('{_learner_re(workshop)}')))) || "
-            f"(s.kind == 'User' && s.name.startsWith('system:serviceaccount:' + {own})) || "
-            f"(s.kind == 'Group' && s.name.startsWith('system:serviceaccounts:' + {own})))",
-            "'a binding of yours may name only ServiceAccounts (not another learner\\'s), or "
-            "your own accounts by their user or group name: no other users, no other groups'",
+            "(s.kind == 'ServiceAccount' && "
+            f"{may_name(sa_namespace)}) || "
+            "(s.kind == 'User' && s.name.matches('^system:serviceaccount:[^:]+:[^:]+$') && "
+            f"{may_name(named_namespace)}) || "
+            "(s.kind == 'Group' && s.name.matches('^system:serviceaccounts:[^:]+$') && "
+            f"{may_name(named_namespace)}))",
+            "'a binding of yours may name only ServiceAccounts (by kind, user or group name), "
+            "and none of another learner\\'s: no other users, no other groups'",
         ),
         (
             f"{kind} != 'Service' || !({writes}) || "

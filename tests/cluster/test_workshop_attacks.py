@@ -129,8 +129,12 @@ def test_no_binding_of_a_learner_names_anyone_but_their_own_service_accounts(ws)
         group("system:serviceaccounts"),
         group("system:masters"),
         group(f"system:serviceaccounts:{theirs}"),
+        group("system:serviceaccounts:"),
+        group(f"system:serviceaccounts:default:{theirs}"),
         {"kind": "ServiceAccount", "name": "default", "namespace": theirs},
         {"apiGroup": RBAC, "kind": "User", "name": f"system:serviceaccount:{theirs}:default"},
+        {"apiGroup": RBAC, "kind": "User", "name": f"system:serviceaccount:default:{theirs}:x"},
+        {"apiGroup": RBAC, "kind": "User", "name": "system:serviceaccount:default"},
     ]
     for who in strangers:
         message = refused(
@@ -154,14 +158,19 @@ def test_no_binding_of_a_learner_names_anyone_but_their_own_service_accounts(ws)
     finally:
         rbac.delete_namespaced_role_binding("good", ns)
     # what the course itself binds stays possible: its own accounts, by kind ServiceAccount,
-    # by user name (lab 04) or by their namespace's group, and an account in a namespace
-    # no learner can act in (lab 07's binding to `default/syncer`, the bug to find)
+    # by user name (lab 04) or by their namespace's group, and accounts of a namespace no
+    # learner can act in (lab 07's binding to `default/syncer`, the bug to find; notebook
+    # 04's article group `system:serviceaccounts:controller-svc`, a namespace nobody has)
     own_user = {"apiGroup": RBAC, "kind": "User", "name": f"system:serviceaccount:{ns}:x"}
-    elsewhere = {"kind": "ServiceAccount", "name": "syncer", "namespace": "default"}
+    elsewhere = [
+        {"kind": "ServiceAccount", "name": "syncer", "namespace": "default"},
+        group("system:serviceaccounts:controller-svc"),
+        {"apiGroup": RBAC, "kind": "User", "name": "system:serviceaccount:default:syncer"},
+    ]
     rbac.create_namespaced_role_binding(
         ns, rb("own-group", "view", [group(f"system:serviceaccounts:{ns}"), good, own_user])
     )
-    rbac.create_namespaced_role_binding(ns, rb("elsewhere", "view", [elsewhere]))
+    rbac.create_namespaced_role_binding(ns, rb("elsewhere", "view", elsewhere))
     rbac.delete_namespaced_role_binding("own-group", ns)
     rbac.delete_namespaced_role_binding("elsewhere", ns)
 
