@@ -17,10 +17,10 @@ notebook, lab and cluster-test module makes its own namespaces):
   (:data:`helpers.cluster.versions.FLOOR`): every notebook, lab and cluster test that is
   not about one backend's machinery;
 - ``kind``: a kind cluster at the newest Kubernetes, every test but those that judge
-  only the API server's answers (:data:`API_ONLY`, proven on local at both ends). Where no Docker engine answers but
-  this is a Debian machine we may set up (root, apt-get), ``.ci/docker-host/ensure``
-  installs and starts one first — the test-only accommodation of our CI machines, never
-  part of ``make lab``.
+  only the API server's answers (:data:`API_ONLY`, proven on local at both ends). Where
+  no Docker engine answers but this is a Debian machine we may set up (root, apt-get),
+  ``.ci/docker-host/ensure`` installs and starts one first — the test-only accommodation
+  of our CI machines, never part of ``make lab``.
 
 The local runs (local, kubeconfig, workshop, then floor) and the kind run go side by side
 (``COURSE_TEST_CONCURRENT=0`` runs them one after the other). Each run writes its own log;
