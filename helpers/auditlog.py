@@ -16,7 +16,6 @@ nothing. :func:`policy_level` says which level a policy gives one request.
 from __future__ import annotations
 
 import json
-import subprocess
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -98,35 +97,14 @@ class AuditLog:
         return found
 
 
-def _grep_here(needle: str, path: str) -> list[str]:
-    proc = subprocess.run(
-        ["grep", "-hF", "--", needle, path], capture_output=True, text=True, timeout=120
-    )
-    if proc.returncode > 1:
-        raise ClusterError(f"Could not read the audit log {path}: {proc.stderr.strip()}")
-    return proc.stdout.splitlines()
-
-
-def _grep_in_kind(needle: str, path: str) -> list[str]:
-    from .cluster import kind
-
-    proc = kind.node_exec(["grep", "-hF", "--", needle, path])
-    if proc.returncode > 1:
-        raise ClusterError(
-            f"Could not read the audit log {path} in the kind node: {proc.stderr.strip()}"
-        )
-    return proc.stdout.splitlines()
-
-
 def audit_log(course: Course) -> AuditLog | None:
     """The course cluster's audit log, or ``None`` where it cannot be seen from here."""
     cp = course.control_plane
     path = cp.value("kube-apiserver", "--audit-log-path")
-    if not cp.visible or not path or path == "-":
+    node = course.node
+    if node is None or not cp.visible or not path or path == "-":
         return None
-    if course.backend == "kind":
-        return AuditLog(path, "inside the kind node", _grep_in_kind)
-    return AuditLog(path, "on this machine", _grep_here)
+    return AuditLog(path, node.where, node.grep)
 
 
 def events_table(events: Iterable[Event]) -> pd.DataFrame:

@@ -22,6 +22,7 @@ from kubernetes.client.exceptions import ApiException
 from . import cluster
 from .cluster.controlplane import ControlPlane, control_plane
 from .cluster.errors import ClusterError
+from .cluster.node import Node, node_of, starts_its_own
 from .cluster.waiting import get_or_none, gone, poll_until
 from .errors import translate_api_errors
 from .facts import check_version
@@ -75,6 +76,20 @@ class Course:
         backend): its control plane is out of reach, and the course teaches from the API.
         """
         return control_plane(self.backend)
+
+    @cached_property
+    def node(self) -> Node | None:
+        """The cluster's node as this machine reaches it (files, processes), or ``None``.
+
+        ``None`` on an existing cluster (kubeconfig backend): its nodes are out of reach.
+        """
+        return node_of(self.backend)
+
+    @property
+    def own_cluster(self) -> bool:
+        """True on the clusters the course builds itself (local, kind): their defaults are
+        upstream Kubernetes' and their node is in reach; False on an existing cluster."""
+        return starts_its_own(self.backend)
 
     @translate_api_errors
     def version(self) -> str:
@@ -310,14 +325,14 @@ def connect(start: bool = True, backend: str | None = None) -> Course:
     kubeconfig = Path(recorded["kubeconfig"])
     api = _client(kubeconfig, backend)
     if not _answers(api):
-        if not start or backend == "kubeconfig":
+        if not start or not starts_its_own(backend):
             raise ClusterError(
                 f"The course cluster ({backend}) does not answer at "
                 f"{api.configuration.host}: "
                 + (
-                    "check that it runs and that the kubeconfig is the right one."
-                    if backend == "kubeconfig"
-                    else "run `make cluster-up` and try again."
+                    "run `make cluster-up` and try again."
+                    if starts_its_own(backend)
+                    else "check that it runs and that the kubeconfig is the right one."
                 )
             )
         cluster.up(backend=backend)
@@ -334,7 +349,7 @@ def connect(start: bool = True, backend: str | None = None) -> Course:
         api.user_agent = "sa-course/helpers"
     course = Course(api=api, kubeconfig=kubeconfig, backend=backend)
     check_version(course.version())
-    if backend == "kubeconfig":
+    if not course.own_cluster:
         from .preflight import check_permissions
 
         check_permissions(api)

@@ -29,6 +29,8 @@ from pathlib import Path
 
 import yaml
 
+from .cluster.node import starts_its_own
+
 __all__ = [
     "CLUSTER_SCOPED",
     "EXTENSION",
@@ -133,13 +135,15 @@ def prefix_of_kubeconfig(path: Path) -> str:
 
 
 def _backend() -> str:
-    """``COURSE_BACKEND`` as the cluster layer reads it (``Kubeconfig`` is ``kubeconfig``)."""
-    return os.environ.get("COURSE_BACKEND", "").strip().lower()
+    """The backend ``COURSE_BACKEND`` names, as the cluster layer reads it, or ''."""
+    from .cluster import wanted_backend
+
+    return wanted_backend() or ""
 
 
 def workshop() -> str:
     """The workshop this process's kubeconfig was handed out by (its name), or ''."""
-    if _backend() != "kubeconfig":
+    if starts_its_own(_backend()):
         return ""
     from .cluster.existing import kubeconfig_path
 
@@ -150,7 +154,7 @@ def workshop() -> str:
 def _prefix(explicit: str | None, backend: str, kubeconfig: str) -> str:
     if explicit is not None:
         return valid_prefix(explicit) if explicit else ""
-    if backend == "kubeconfig" and kubeconfig:
+    if not starts_its_own(backend) and kubeconfig:
         found = prefix_of_kubeconfig(Path(kubeconfig))
         return valid_prefix(found) if found else ""
     return ""
@@ -160,7 +164,7 @@ def prefix() -> str:
     """This process's prefix: ``COURSE_PREFIX``, else the workshop kubeconfig's, else ''."""
     backend = _backend()
     kubeconfig = ""
-    if backend == "kubeconfig":
+    if not starts_its_own(backend):
         from .cluster.existing import kubeconfig_path
 
         kubeconfig = str(kubeconfig_path())

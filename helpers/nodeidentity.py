@@ -38,6 +38,7 @@ from .cluster.controlplane import ControlPlane
 from .cluster.errors import ClusterError
 
 if TYPE_CHECKING:
+    from .cluster.node import Node
     from .course import Course
 
 __all__ = [
@@ -181,31 +182,14 @@ def credential_from_kubeconfig(text: str, read: Callable[[str], bytes]) -> Kubel
     return KubeletCredential(part("certificate"), part("key"))
 
 
-def _local_kubelet() -> tuple[list[str], Callable[[str], bytes]]:
-    from .cluster.local import LocalCluster
-    from .cluster.progress import Progress
-
-    pid = LocalCluster(progress=Progress(quiet=True)).sup.pid("kubelet")
-    if pid is None:
-        raise ClusterError("The local cluster's kubelet is not running: run `make cluster-up`.")
-    raw = Path(f"/proc/{pid}/cmdline").read_bytes()
-    return [a.decode() for a in raw.split(b"\0") if a], lambda path: Path(path).read_bytes()
-
-
-def _kind_kubelet() -> tuple[list[str], Callable[[str], bytes]]:
-    from .cluster import kind
-
-    def run(args: list[str]) -> bytes:
-        proc = kind.node_exec(args)  # docker exec, with its timeout
-        if proc.returncode != 0:
-            raise ClusterError(
-                f"Could not read the kubelet's files in the kind node {kind.NODE} "
-                f"({proc.stderr.strip()}): is the kind cluster running?"
-            )
-        return proc.stdout.encode()
-
-    raw = run(["sh", "-c", 'cat "/proc/$(pidof kubelet)/cmdline"'])
-    return [a.decode() for a in raw.split(b"\0") if a], lambda path: run(["cat", path])
+def _kubelet(node: Node) -> tuple[list[str], Callable[[str], bytes]]:
+    """The kubelet's command line on ``node``, and how to read the files it names."""
+    argv = node.argv("kubelet")
+    if argv is None:
+        raise ClusterError(
+            f"The course cluster's kubelet is not running {node.where}: run `make cluster-up`."
+        )
+    return argv, node.read
 
 
 def kubelet_config(course: Course) -> dict | None:
@@ -214,9 +198,9 @@ def kubelet_config(course: Course) -> dict | None:
     Read from the file its ``--config`` names, on the course's own clusters; ``None`` on an
     existing cluster (its nodes are out of reach) or for a kubelet without ``--config``.
     """
-    if course.backend not in ("local", "kind"):
+    if course.node is None:
         return None
-    argv, read = _local_kubelet() if course.backend == "local" else _kind_kubelet()
+    argv, read = _kubelet(course.node)
     path = kubelet_flag(argv, "--config")
     return (yaml.safe_load(read(path)) or {}) if path else None
 
@@ -229,10 +213,10 @@ def kubelet_client(course: Course) -> Iterator[client.ApiClient | None]:
     The client talks to the course's API address with the course's CA; the credential
     lives in a private temporary directory that is removed when the block ends.
     """
-    if course.backend not in ("local", "kind"):
+    if course.node is None:
         yield None
         return
-    argv, read = _local_kubelet() if course.backend == "local" else _kind_kubelet()
+    argv, read = _kubelet(course.node)
     credential = credential_from_kubeconfig(read(kubeconfig_flag(argv)).decode(), read)
     private = Path(tempfile.mkdtemp(prefix="sa-course-kubelet-"))  # 0700
     try:

@@ -14,7 +14,6 @@ rotation". :func:`previous_signing_key` finds it; on an existing cluster it is `
 from __future__ import annotations
 
 import uuid
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import jwt
@@ -27,25 +26,12 @@ from .tokens import Token, kid_of_public_key
 if TYPE_CHECKING:
     from .course import Course
 
-__all__ = ["keys_table", "previous_key_file", "previous_signing_key", "signed_with"]
-
-
-def previous_key_file(backend: str) -> Path | None:
-    """Where the course keeps the previous private key of ``backend``'s cluster, if anywhere."""
-    if backend == "local":
-        from .cluster import config
-
-        return config.Layout().pki / "sa-previous.key"
-    if backend == "kind":
-        from .cluster.kind import KindBackend
-
-        return KindBackend().previous_signing_key
-    return None
+__all__ = ["keys_table", "previous_signing_key", "signed_with"]
 
 
 def previous_signing_key(course: Course) -> rsa.RSAPrivateKey | None:
     """The key of "before the last rotation" on the course's own clusters, else ``None``."""
-    path = previous_key_file(course.backend)
+    path = course.node.previous_signing_key if course.node else None
     if path is None or not path.is_file():
         return None
     key = load_pem_private_key(path.read_bytes(), password=None)

@@ -77,6 +77,9 @@ ALL_RUNS = ("local", "kubeconfig", "workshop", "floor", "kind")
 #: Learners of the workshop run, one pytest-xdist worker each.
 LEARNERS = int(os.environ.get("WORKSHOP_LEARNERS", "6"))
 WORKERS = int(os.environ.get("COURSE_TEST_WORKERS", "4"))
+#: Workers of the floor run, which mostly has the machine to itself (kind is done by then):
+#: its tests wait on the cluster far more than they compute.
+FLOOR_WORKERS = int(os.environ.get("COURSE_TEST_FLOOR_WORKERS", "6"))
 DOCKER_HOST = ROOT / ".ci" / "docker-host" / "ensure"
 FLOOR = ".".join(map(str, versions.FLOOR))
 
@@ -394,7 +397,7 @@ def local_chain(run: Run, wanted: list[str]) -> None:
             run,
             f"floor ({FLOOR})",
             env,
-            lambda: run_on(run, "floor", "local", env, lifecycle=False),
+            lambda: run_on(run, "floor", "local", env, lifecycle=False, workers=FLOOR_WORKERS),
             stop_others=True,
         )
 

@@ -25,14 +25,7 @@ __all__ = ["main", "measure"]
 
 def _apiserver_mib(course: Course) -> float | None:
     """Resident memory of kube-apiserver, where this machine can see it (local cluster)."""
-    if course.backend != "local":
-        return None
-    from ..cluster.local import LocalCluster
-
-    for component in LocalCluster().status().components:
-        if component.name == "kube-apiserver":
-            return component.rss_mib
-    return None
+    return course.node.rss_mib("kube-apiserver") if course.node else None
 
 
 def measure(course: Course, learners: int) -> dict[str, float | int | None]:

@@ -591,11 +591,8 @@ class Workshop:
 
 
 def _lan_url(admin: Course) -> str:
-    if admin.backend != "local":
-        return ""
-    from ..cluster.local import LocalCluster
-
-    return LocalCluster().lan_url()
+    """The API server's LAN address, where the course's own cluster listens on one."""
+    return admin.node.lan_url() if admin.node else ""
 
 
 def status_with(admin: Course, token: Token | str) -> int:

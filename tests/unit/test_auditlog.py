@@ -7,12 +7,17 @@ from types import SimpleNamespace
 
 from helpers.auditlog import AuditLog, audit_log, events_table
 from helpers.cluster.controlplane import ControlPlane
-from helpers.signingkeys import previous_key_file, previous_signing_key
+from helpers.cluster.node import node_of
+from helpers.signingkeys import previous_signing_key
 
 
 def _course(backend: str, argv: list[str] | None = None) -> SimpleNamespace:
     lines = {"kube-apiserver": argv} if argv else {}
-    return SimpleNamespace(backend=backend, control_plane=ControlPlane(backend, "here", lines))
+    return SimpleNamespace(
+        backend=backend,
+        control_plane=ControlPlane(backend, "here", lines),
+        node=node_of(backend),
+    )
 
 
 def test_an_existing_cluster_s_log_is_its_administrator_s() -> None:
@@ -38,10 +43,10 @@ def test_the_flag_names_the_file(tmp_path) -> None:
 
 
 def test_the_previous_key_is_the_course_s_own_clusters_only() -> None:
-    assert previous_key_file("kubeconfig") is None
-    assert previous_signing_key(SimpleNamespace(backend="kubeconfig")) is None  # type: ignore[arg-type]
-    assert previous_key_file("local").name == "sa-previous.key"
-    assert previous_key_file("kind").name == "sa-previous.key"
+    assert previous_signing_key(_course("kubeconfig")) is None  # type: ignore[arg-type]
+    for backend in ("local", "kind"):
+        node = node_of(backend)
+        assert node is not None and node.previous_signing_key.name == "sa-previous.key"
 
 
 def test_a_stale_copy_keeps_the_binding_and_verifies() -> None:

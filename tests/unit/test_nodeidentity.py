@@ -70,7 +70,7 @@ def test_a_kubelet_without_kubeconfig_says_so() -> None:
 
 
 def test_an_existing_cluster_gives_no_kubelet_client() -> None:
-    with kubelet_client(SimpleNamespace(backend="kubeconfig")) as api:  # type: ignore[arg-type]
+    with kubelet_client(SimpleNamespace(backend="kubeconfig", node=None)) as api:  # type: ignore[arg-type]
         assert api is None
 
 
@@ -79,7 +79,7 @@ def test_node_user() -> None:
 
 
 def test_an_existing_cluster_gives_no_kubelet_config() -> None:
-    assert kubelet_config(SimpleNamespace(backend="kubeconfig")) is None  # type: ignore[arg-type]
+    assert kubelet_config(SimpleNamespace(backend="kubeconfig", node=None)) is None  # type: ignore[arg-type]
 
 
 def test_the_last_flag_wins() -> None:
