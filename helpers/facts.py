@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from kubernetes import client
 
@@ -27,8 +27,20 @@ from .cluster import versions
 from .cluster.errors import ClusterError
 from .errors import translate_api_errors
 
-if TYPE_CHECKING:
-    from .course import Course
+
+class Course(Protocol):
+    """What these verbs read from a connected course (:class:`helpers.course.Course`): facts
+    sits below the course module, which checks the version with it at connect time."""
+
+    @property
+    def core(self) -> client.CoreV1Api: ...
+
+    @property
+    def authn(self) -> client.AuthenticationV1Api: ...
+
+    def version(self) -> str: ...
+
+    def get_raw(self, path: str) -> bytes: ...
 
 __all__ = [
     "FEATURES",
