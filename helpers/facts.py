@@ -42,6 +42,7 @@ class Course(Protocol):
 
     def get_raw(self, path: str) -> bytes: ...
 
+
 __all__ = [
     "FEATURES",
     "FEATURE_VERSIONS",
