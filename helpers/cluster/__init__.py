@@ -177,9 +177,10 @@ def up(progress: Progress | None = None, backend: str | None = None) -> Path:
     return path
 
 
-def down(progress: Progress | None = None) -> None:
-    """Stop the course cluster and remove what it left (the kubeconfig backend: nothing)."""
-    name = _recorded_or_chosen()
+def down(progress: Progress | None = None, backend: str | None = None) -> None:
+    """Stop the course cluster (``backend``'s, else the recorded one) and remove what it
+    left (the kubeconfig backend: nothing)."""
+    name = backend or _recorded_or_chosen()
     get_backend(name, progress).down()
     _forget(name)
 

@@ -75,10 +75,9 @@ def run_local(cold: bool = False, version: str | None = None) -> dict[str, float
     results["warm set-up (no-op)"] = warm_setup_seconds()
     progress = Progress(quiet=True)
     cluster = LocalCluster(layout, progress)
-    os.environ["COURSE_BACKEND"] = "local"
     from . import up
 
-    up(progress)  # records the cluster, so notebooks and tests find it
+    up(progress, backend="local")  # records the cluster, so notebooks and tests find it
     results["up → API ready"] = progress.timings.get("api_ready")
     results["up → default SA"] = progress.timings.get("default_sa")
     results["up → Node Ready"] = progress.timings.get("node_ready")

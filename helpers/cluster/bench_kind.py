@@ -7,7 +7,6 @@ ServiceAccount → first Pod Running, and the node container's memory (``docker 
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import time
@@ -61,12 +60,11 @@ def run_kind() -> dict[str, float | None]:
     from .kindimage import ensure_node_image
 
     print("bench: re-creating the kind cluster to time a fresh start …", flush=True)
-    os.environ["COURSE_BACKEND"] = "kind"
     ensure_node_image(progress=Progress(quiet=True))  # cached: measured apart, not here
-    down(Progress(quiet=True))
+    down(Progress(quiet=True), backend="kind")
     progress = Progress(quiet=True)
     started = time.monotonic()
-    up(progress)
+    up(progress, backend="kind")
     ready = time.monotonic() - started
     marks = progress.timings
     pod, call = first_pod_seconds(KindBackend().kubeconfig)
