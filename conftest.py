@@ -4,8 +4,9 @@ Every notebook, lab and cluster-test module makes its own namespaces, so they ru
 side — except the ones that share a course namespace: notebooks 01 and 04-07 all work in
 the article's ``controller-ns``, and each lab runs in the same namespace in ``labs/`` and in
 ``tests/labs/test_labs_solved.py``. With ``--dist loadgroup`` each such family goes to one
-worker, one after another (:func:`group`); everything else is kept together by its file,
-so a notebook's cells share one kernel and a module's fixtures one process.
+worker, one after another (:func:`group`); the checker tests, each in a namespace of its
+own, spread one by one; everything else is kept together by its file, so a notebook's cells
+share one kernel and a module's fixtures one process.
 """
 
 from __future__ import annotations
@@ -13,6 +14,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from typing import Any
+
+#: Test modules whose every test makes a namespace of its own and no fixture wider than the
+#: test: the checker tests (194, a lab scenario each — half the suite's time on one worker).
+OWN_NAMESPACE_EACH = {"test_checkers.py"}
 
 
 def _course_namespaces(kind: str, number: str) -> set[str]:
@@ -36,6 +41,8 @@ def group(nodeid: str) -> str:
     """
     path = nodeid.split("::")[0]
     name = Path(path).name
+    if name in OWN_NAMESPACE_EACH:
+        return nodeid  # every test seeds its own namespace: each a unit of its own
     number, kind = "", ""
     if match := re.match(r"(\d\d)_.*?(_lab)?\.ipynb$", name):
         number, kind = match.group(1), "lab" if match.group(2) else "notebook"

@@ -38,3 +38,9 @@ def test_everything_else_by_its_file() -> None:
     assert group("tests/cluster/test_workshop.py::test_status") == "tests/cluster/test_workshop.py"
     every = sorted(p.name for p in (ROOT / "notebooks").glob("*.ipynb"))
     assert every, "notebooks found"
+
+
+def test_checker_tests_spread_one_by_one() -> None:
+    one = "tests/labs/test_checkers.py::test_wrong_answer[lab04-q1-apps-group]"
+    other = "tests/labs/test_checkers.py::test_solution[lab04-q3]"
+    assert group(one) == one and group(other) == other
