@@ -45,13 +45,19 @@ RESULTS = ROOT / ".test-versions"
 
 
 def _file_of(case: ET.Element) -> str:
-    """The notebook, lab or test module a JUnit test case belongs to."""
-    name = case.get("file") or case.get("classname", "").replace(".", "/")
-    name = name.split("::")[0]
-    for suffix in (".ipynb", ".py"):
-        if suffix in name:
-            return name[: name.index(suffix) + len(suffix)]
-    return name
+    """The notebook, lab or test module a JUnit test case belongs to.
+
+    >>> _file_of(ET.Element("testcase", classname="notebooks.00_setup.ipynb", name="Cell 0"))
+    'notebooks/00_setup.ipynb'
+    >>> _file_of(ET.Element("testcase", classname="tests.labs.test_checkers", name="t"))
+    'tests/labs/test_checkers.py'
+    """
+    if case.get("file"):
+        return case.get("file", "").split("::")[0]
+    dotted = case.get("classname", "")
+    if dotted.endswith(".ipynb"):
+        return dotted.removesuffix(".ipynb").replace(".", "/") + ".ipynb"
+    return dotted.replace(".", "/") + ".py"
 
 
 def results(xml: Path) -> OrderedDict[str, str]:

@@ -18,8 +18,11 @@ def by_file(report: Path) -> Counter[str]:
     """Seconds per test file in one JUnit XML report."""
     seconds: Counter[str] = Counter()
     for case in ET.parse(report).getroot().iter("testcase"):
-        name = case.get("file") or case.get("classname", "?").replace(".", "/")
-        seconds[name] += float(case.get("time", 0))
+        dotted = case.get("classname", "?")  # notebooks.00_setup.ipynb, tests.labs.test_x
+        name = dotted.removesuffix(".ipynb").replace(".", "/")
+        seconds[name + (".ipynb" if dotted.endswith(".ipynb") else "")] += float(
+            case.get("time", 0)
+        )
     return seconds
 
 
