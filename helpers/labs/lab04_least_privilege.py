@@ -221,7 +221,7 @@ class BindRole(Question):
         kubectl -n {NAMESPACE} create rolebinding {ACCOUNT} --role={ROLE} \\
             --serviceaccount={NAMESPACE}:{ACCOUNT}
         kubectl auth can-i get pods --subresource=log -n {NAMESPACE} \\
-            --as=system:serviceaccount:{NAMESPACE}:{ACCOUNT}
+            --as=system:serviceaccount:{NAMESPACE}:{ACCOUNT} || true   # see the note
         """
     solution_note = (
         "RBAC takes about a second to see a new binding, so `can-i` right after it may still "

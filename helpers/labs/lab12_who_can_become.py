@@ -21,14 +21,14 @@ from typing import Any, ClassVar
 
 from ..auditlog import ISSUED_CREDENTIAL_ID, audit_log
 from ..become import exec_needs_create, may, ways_in
-from ..checks import Lab, NotAttempted, NotYet, Question
+from ..checks import Lab, NotAttempted, NotYet, Question, settle
 from ..course import Course
 from ..errors import CourseApiError
 from ..facts import feature_gates, kubernetes_version
 from ..legacy import wait_for_legacy_token
 from ..names import ns
 from ..reviews import sa_username
-from .common import apply, name_set, plural, set_mismatch, token_of
+from .common import RBAC_SETTLE, apply, name_set, plural, set_mismatch, token_of
 
 __all__ = ["NAMESPACE", "WhoCanBecomeLab", "start"]
 
@@ -295,19 +295,25 @@ class CloseOpsPath(Question):
         assert lab is not None
         authz, ns = lab.course.authz, lab.namespace
         mint = "create serviceaccounts/token"
-        can_bot = may(authz, ns, "ops", mint, name="ops-bot")
         others = [a for a in ACCOUNTS if a not in ("ops", "ops-bot")]
-        still = [a for a in others if may(authz, ns, "ops", mint, name=a)]
-        if can_bot and len(still) == len(others):
-            raise NotAttempted("`ops` may still mint tokens for every account of the namespace.")
-        if not can_bot:
-            raise NotYet(
-                "`ops` may no longer mint tokens for `ops-bot`, which it needs: narrow the "
-                "grant, don't take it away."
-            )
-        if still:
-            listed = ", ".join(f"`{a}`" for a in still)
-            raise NotYet(f"`ops` may still mint tokens for {listed}.")
+
+        def judge() -> None:
+            can_bot = may(authz, ns, "ops", mint, name="ops-bot")
+            still = [a for a in others if may(authz, ns, "ops", mint, name=a)]
+            if can_bot and len(still) == len(others):
+                raise NotAttempted(
+                    "`ops` may still mint tokens for every account of the namespace."
+                )
+            if not can_bot:
+                raise NotYet(
+                    "`ops` may no longer mint tokens for `ops-bot`, which it needs: narrow the "
+                    "grant, don't take it away."
+                )
+            if still:
+                listed = ", ".join(f"`{a}`" for a in still)
+                raise NotYet(f"`ops` may still mint tokens for {listed}.")
+
+        settle(judge, RBAC_SETTLE)  # RBAC sees a Role changed a moment ago a little later
         other_paths = ways_to_become(lab, "ops", first=True)
         if other_paths:
             raise NotYet(f"`ops` can still act as `payments`: {other_paths[0]}.")
