@@ -13,16 +13,14 @@ import xml.etree.ElementTree as ET
 from collections import Counter
 from pathlib import Path
 
+from matrix import _file_of as file_of  # the same reading of JUnit class names
+
 
 def by_file(report: Path) -> Counter[str]:
     """Seconds per test file in one JUnit XML report."""
     seconds: Counter[str] = Counter()
     for case in ET.parse(report).getroot().iter("testcase"):
-        dotted = case.get("classname", "?")  # notebooks.00_setup.ipynb, tests.labs.test_x
-        name = dotted.removesuffix(".ipynb").replace(".", "/")
-        seconds[name + (".ipynb" if dotted.endswith(".ipynb") else "")] += float(
-            case.get("time", 0)
-        )
+        seconds[file_of(case)] += float(case.get("time", 0))
     return seconds
 
 

@@ -18,11 +18,8 @@ cluster's business, and so is whether anyone may look:
 
 from __future__ import annotations
 
-import os
-import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from .errors import ClusterError
 
@@ -102,47 +99,25 @@ class ControlPlane:
         return self._read(path)
 
 
-def _local_stat(path: str) -> int:
-    return stat.S_IMODE(os.stat(path).st_mode)
-
-
-def _local_read(path: str) -> bytes:
-    return Path(path).read_bytes()
-
-
 def local_control_plane() -> ControlPlane:
     """The local cluster's processes: their argv from ``/proc``, their files on this disk."""
-    from .local import LocalCluster
-    from .progress import Progress
+    from .node import node_of
 
-    sup = LocalCluster(progress=Progress(quiet=True)).sup
-    argv: dict[str, list[str]] = {}
-    for name in COMPONENTS:
-        pid = sup.pid(name)
-        if pid:
-            raw = Path(f"/proc/{pid}/cmdline").read_bytes()
-            argv[name] = [a.decode() for a in raw.split(b"\0") if a]
-    return ControlPlane("local", "the processes on this machine", argv, _local_stat, _local_read)
+    node = node_of("local")
+    assert node is not None
+    argv = {name: found for name in COMPONENTS if (found := node.argv(name))}
+    return ControlPlane("local", "the processes on this machine", argv, node.mode, node.read)
 
 
 def kind_control_plane() -> ControlPlane:
     """The kind node's static Pod manifests, and its files read with ``docker exec``."""
     from . import kind
+    from .node import node_of
 
-    def node_stat(path: str) -> int:
-        proc = kind.node_exec(["stat", "-c", "%a", path])
-        if proc.returncode != 0:
-            raise ClusterError(f"Could not stat {path} in the kind node: {proc.stderr.strip()}")
-        return int(proc.stdout.strip(), 8)
-
-    def node_read(path: str) -> bytes:
-        proc = kind.node_exec(["cat", path])
-        if proc.returncode != 0:
-            raise ClusterError(f"Could not read {path} in the kind node: {proc.stderr.strip()}")
-        return proc.stdout.encode()
-
+    node = node_of("kind")
+    assert node is not None
     where = f"the static Pod manifests in the kind node {kind.CLUSTER_NAME}-control-plane"
-    return ControlPlane("kind", where, kind.node_command_lines(), node_stat, node_read)
+    return ControlPlane("kind", where, kind.node_command_lines(), node.mode, node.read)
 
 
 def control_plane(backend: str) -> ControlPlane:
