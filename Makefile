@@ -105,9 +105,10 @@ workshop-board: setup ## the live progress board (Ctrl-C stops it; also writes w
 workshop-down: setup ## remove the workshop; proves every handed-out kubeconfig gets 401
 	@$(WORKSHOP_CMD) down
 
-bench: setup ## time fresh starts of the local and kind clusters (and memory); a workshop of 6 and 30
+bench: setup ## time fresh starts of the local and kind clusters (and memory); a workshop of 6 and 30; each lab alone (≤ 60 s)
 	@$(PY) -m helpers.cluster.bench
 	@COURSE_BACKEND=local $(PY) -m helpers.workshop.bench --learners 6,30
+	@COURSE_BACKEND=local COURSE_LAB_BUDGET=60 $(PY) -m pytest -p no:cacheprovider -q -s tests/labs/test_labs_solved.py
 
 nav: setup ## regenerate notebook navigation and the README contents; strip outputs
 	@$(PY) -m helpers.nav

@@ -3,13 +3,19 @@
 nbval runs the labs as a learner first sees them (every check *Not attempted*, no error).
 Here each lab runs as if a learner had answered everything with the stored solutions
 (``qN.solution()``), top to bottom, in a kernel of this environment; every check must say
-*Correct*, and the lab must stay within its time budget.
+*Correct*, and the lab must finish within a time limit.
+
+The learner's budget is a minute a lab on a quiet machine; ``make bench`` runs the labs one
+at a time with ``COURSE_LAB_BUDGET=60`` to hold them to it. ``make test`` runs them while
+every other test and a second cluster share two cores (a lab that takes 5 s alone took
+70 s there), so its limit is a guard against a lab that hangs or has grown, not the budget.
 """
 
 from __future__ import annotations
 
 import importlib
 import json
+import os
 import textwrap
 import time
 from pathlib import Path
@@ -26,7 +32,7 @@ pytestmark = pytest.mark.cluster
 ROOT = Path(__file__).resolve().parents[2]
 LABS = sorted((ROOT / "labs").glob("[0-9][0-9]_*_lab.ipynb"))
 MARK = "LAB-RESULTS:"
-BUDGET_SECONDS = 60
+BUDGET_SECONDS = float(os.environ.get("COURSE_LAB_BUDGET", "150"))
 
 
 def test_labs_found() -> None:
@@ -87,6 +93,7 @@ def test_lab_solved(path: Path, course: Course) -> None:
     wrong = [r for r in results if r["status"] != CORRECT]
     assert not wrong, f"{path.name}: {wrong}"
     assert {r["question"] for r in results} == set(names), results
-    assert seconds <= BUDGET_SECONDS, f"{path.name} took {seconds:.0f} s"
+    limit = f"limit {BUDGET_SECONDS:.0f} s"
+    assert seconds <= BUDGET_SECONDS, f"{path.name} took {seconds:.0f} s ({limit})"
     namespace = nb.metadata["lab"]["namespace"]
     print(f"{path.name}: {len(results)} checks Correct in {seconds:.1f} s ({namespace})")
