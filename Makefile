@@ -106,15 +106,15 @@ workshop-down: setup ## remove the workshop; proves every handed-out kubeconfig 
 	@$(WORKSHOP_CMD) down
 
 bench: setup ## time fresh starts of the local and kind clusters (and memory); a workshop of 6 and 30; each lab alone (≤ 60 s)
-	@$(PY) -m helpers.cluster.bench
-	@COURSE_BACKEND=local $(PY) -m helpers.workshop.bench --learners 6,30
+	@$(PY) -m tools.bench_clusters
+	@COURSE_BACKEND=local $(PY) -m tools.bench_workshop --learners 6,30
 	@COURSE_BACKEND=local COURSE_LAB_BUDGET=60 $(PY) -m pytest -p no:cacheprovider -q -s tests/labs/test_labs_solved.py
 
 nav: setup ## regenerate notebook navigation and the README contents; strip outputs
-	@$(PY) -m helpers.nav
+	@$(PY) -m tools.nav
 
-lint: setup ## ruff, on helpers and tests
-	@$(BIN)/ruff check helpers tests && $(BIN)/ruff format --check helpers tests
+lint: setup ## ruff, on helpers, tests and tools
+	@$(BIN)/ruff check helpers tests tools && $(BIN)/ruff format --check helpers tests tools
 
 clean: ## stop the cluster and remove .venv and caches inside the repository
 	@if [ -x $(PY) ]; then $(PY) -m helpers.cluster down || true; fi

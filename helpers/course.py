@@ -247,14 +247,6 @@ def _ensure_kubectl_on_path() -> None:
         os.environ["PATH"] = os.pathsep.join([bin_dir, *parts])
 
 
-def _answers(api: client.ApiClient) -> bool:
-    try:
-        client.VersionApi(api).get_code(_request_timeout=5)
-        return True
-    except Exception:
-        return False
-
-
 #: Every API request of the course gives up after this long (connect, read) unless it says
 #: otherwise (``_request_timeout=``): nothing waits for ever on a cluster that stopped answering.
 REQUEST_TIMEOUT = (10.0, 120.0)
@@ -324,7 +316,7 @@ def connect(start: bool = True, backend: str | None = None) -> Course:
     backend = recorded["backend"]
     kubeconfig = Path(recorded["kubeconfig"])
     api = _client(kubeconfig, backend)
-    if not _answers(api):
+    if not cluster.answers(api):
         if not start or not starts_its_own(backend):
             raise ClusterError(
                 f"The course cluster ({backend}) does not answer at "
@@ -337,7 +329,7 @@ def connect(start: bool = True, backend: str | None = None) -> Course:
             )
         cluster.up(backend=backend)
         api = _client(kubeconfig, backend)
-        if not _answers(api):
+        if not cluster.answers(api):
             raise ClusterError(
                 f"The course cluster still does not answer at {api.configuration.host}: "
                 "run `make cluster-status` to see which component is down."

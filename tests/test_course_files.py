@@ -9,7 +9,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from helpers import nav
+from tools import nav
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
@@ -31,7 +31,7 @@ def test_the_course_has_notebooks() -> None:
 
 @pytest.mark.parametrize("path", ALL, ids=lambda p: p.name)
 def test_committed_without_outputs(path: Path) -> None:
-    assert not nav.has_outputs(path), f"run `python -m helpers.nav` to strip outputs of {path.name}"
+    assert not nav.has_outputs(path), f"run `python -m tools.nav` to strip outputs of {path.name}"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
@@ -100,7 +100,7 @@ def test_a_feature_has_one_ga_date(path: Path) -> None:
 
 def test_navigation_and_contents_are_in_step() -> None:
     problems = nav.sync(ROOT, check=True)
-    assert not problems, "run `python -m helpers.nav`: " + "; ".join(problems)
+    assert not problems, "run `python -m tools.nav`: " + "; ".join(problems)
 
 
 def test_no_credentials_in_tracked_files() -> None:

@@ -161,6 +161,17 @@ def _recorded_or_chosen() -> str:
     return recorded["backend"] if recorded else choose_backend()[0]
 
 
+def answers(api: object) -> bool:
+    """True if the API server behind ``api`` (a kubernetes ApiClient) answers within 5 s."""
+    from kubernetes import client
+
+    try:
+        client.VersionApi(api).get_code(_request_timeout=5)
+        return True
+    except Exception:
+        return False
+
+
 def up(progress: Progress | None = None, backend: str | None = None) -> Path:
     """Start (or reuse) the course cluster; return the path of its kubeconfig.
 

@@ -40,7 +40,7 @@ def _answers() -> bool:
     """True if the course cluster (of ``COURSE_BACKEND``, else the last started) answers."""
     from kubernetes import config as kube_config
 
-    from helpers.course import _answers
+    from . import answers
 
     recorded = current()
     if recorded is None:
@@ -49,7 +49,7 @@ def _answers() -> bool:
         api = kube_config.new_client_from_config(config_file=recorded["kubeconfig"])
     except Exception:
         return False
-    return _answers(api)
+    return answers(api)
 
 
 def main(argv: list[str] | None = None) -> int:

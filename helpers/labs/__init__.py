@@ -1,6 +1,6 @@
-"""The labs' scenarios and checkers, one module per lab (the framework is :mod:`helpers.checks`).
+"""The labs: the framework (:mod:`.checks`, :mod:`.progress`) and one checker module per lab.
 
-Each module defines a :class:`helpers.checks.Lab` subclass that seeds its scenario in its
+Each module defines a :class:`helpers.labs.checks.Lab` subclass that seeds its scenario in its
 own ``lab-NN-…`` namespace and holds the questions ``q1, q2, …``:
 
 =====================================  ======================================================

@@ -9,7 +9,7 @@
 - :func:`why_legacy_token_refused` — what the API server looks at for a legacy token, read
   from the objects (a TokenReview would count as a use).
 - :data:`RBAC_SETTLE`, :data:`AUTH_SETTLE` — how long a check asks again before *Not yet*
-  (with :func:`helpers.checks.settle`).
+  (with :func:`helpers.labs.checks.settle`).
 - :func:`token_source` — how a Pod gets its ServiceAccount token, if it gets one.
 - :func:`apply` — ``kubectl apply`` a list of manifests (what the set-up cells seed).
 """
@@ -28,13 +28,13 @@ from kubernetes.client.exceptions import ApiException
 from .. import revocation
 from ..accounts import LEGACY_SECRET_TYPE
 from ..bindings import delete_lab_cluster_bindings
-from ..checks import NotYet
 from ..cluster.errors import ClusterError
 from ..cluster.waiting import read_until
 from ..course import Course
 from ..pods import TOKEN_DIR
 from ..reviews import can_i, review_token, sa_groups, sa_username
 from ..tokens import Token
+from .checks import NotYet
 
 __all__ = [
     "AUTH_SETTLE",

@@ -12,12 +12,12 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from ..accounts import legacy_token_secret
-from ..checks import Lab, NotAttempted, NotYet, Question
 from ..course import Course
 from ..legacy import LAST_USED_LABEL
 from ..names import ns
 from ..reviews import review_token, sa_username, whoami
 from ..tokens import Token
+from .checks import Lab, NotAttempted, NotYet, Question
 from .common import (
     AUTH_SETTLE,
     INVALID_SINCE_LABEL,

@@ -15,10 +15,10 @@ from typing import Any, ClassVar
 
 from kubernetes import client
 
-from ..checks import Lab, NotAttempted, NotYet, Question, run_checks, settle
 from ..course import Course
 from ..names import ns
 from ..pods import busybox_pod, wait_for_pod
+from .checks import Lab, NotAttempted, NotYet, Question, run_checks, settle
 from .common import (
     RBAC_SETTLE,
     Request,

@@ -19,7 +19,6 @@ from typing import Any, ClassVar
 
 from kubernetes import client
 
-from ..checks import Lab, NotAttempted, NotYet, Question, run_checks, settle
 from ..cluster.config import TOOLS_IMAGE
 from ..cluster.errors import ClusterError
 from ..course import Course
@@ -28,6 +27,7 @@ from ..pods import TOKEN_DIR, read_pod_token
 from ..reviews import review_token, sa_username
 from ..tokens import Token
 from ..workloads import CALL_API, OWN_NAMESPACE, ApiCall, api_caller, api_calls, wait_for_call
+from .checks import Lab, NotAttempted, NotYet, Question, run_checks, settle
 from .common import (
     RBAC_SETTLE,
     Request,

@@ -20,12 +20,12 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from kubernetes.client.exceptions import ApiException
 
 from ..accounts import create_token
-from ..checks import Lab, NotAttempted, NotYet, Question, is_placeholder, one_sentence
 from ..course import Course
 from ..names import ns
 from ..pods import busybox_pod
 from ..reviews import review_token, sa_username
 from ..tokens import Token
+from .checks import Lab, NotAttempted, NotYet, Question, is_placeholder, one_sentence
 from .common import apply, as_token, wait_for_pods
 
 __all__ = ["AUDIENCE", "NAMESPACE", "ExternalAudienceLab", "start"]

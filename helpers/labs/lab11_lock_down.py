@@ -19,7 +19,6 @@ from typing import Any, ClassVar
 from kubernetes import client
 
 from ..accounts import legacy_token_secret
-from ..checks import Lab, NotAttempted, NotYet, Question, run_checks
 from ..cluster.errors import ClusterError
 from ..cluster.waiting import read_until
 from ..course import Course
@@ -28,6 +27,7 @@ from ..pods import TOKEN_DIR, busybox_pod, read_pod_token
 from ..reviews import review_token, sa_username
 from ..tokens import Token
 from ..workloads import CALL_API, OWN_NAMESPACE, api_caller, api_calls, wait_for_call
+from .checks import Lab, NotAttempted, NotYet, Question, run_checks
 from .common import (
     AUTH_SETTLE,
     INVALID_SINCE_LABEL,

@@ -21,13 +21,13 @@ from typing import Any, ClassVar
 
 from ..auditlog import ISSUED_CREDENTIAL_ID, audit_log
 from ..become import exec_needs_create, may, ways_in
-from ..checks import Lab, NotAttempted, NotYet, Question, settle
 from ..course import Course
 from ..errors import CourseApiError
 from ..facts import feature_gates, kubernetes_version
 from ..legacy import wait_for_legacy_token
 from ..names import ns
 from ..reviews import sa_username
+from .checks import Lab, NotAttempted, NotYet, Question, settle
 from .common import RBAC_SETTLE, apply, name_set, plural, set_mismatch, token_of
 
 __all__ = ["NAMESPACE", "WhoCanBecomeLab", "start"]

@@ -1,7 +1,7 @@
 """The instructor's live progress board: learners × lab questions, from what checks recorded.
 
 Every lab check of a learner writes its outcome to the learner's ``sa-course-progress``
-ConfigMap (:mod:`helpers.progress`); the board reads them all, as the cluster's admin.
+ConfigMap (:mod:`helpers.labs.progress`); the board reads them all, as the cluster's admin.
 The learner can write that ConfigMap too, so what it says is *self-reported*: a ✓ there
 is shown as ``✓?`` until ``--verify`` (:func:`verify`) has seen it on the cluster. Every
 entry is checked before it is shown; one that is not what a check writes shows ``⚠``.
@@ -29,8 +29,9 @@ from typing import Any
 import pandas as pd
 from kubernetes.client.exceptions import ApiException
 
-from .. import labs, names, progress
-from ..checks import Lab
+from .. import labs, names
+from ..labs import progress
+from ..labs.checks import Lab
 from . import kubeconfigs
 from .classroom import Workshop
 
@@ -105,7 +106,7 @@ _STATUSES = ("Correct", "Not yet", "Not attempted")
 
 
 def entry(raw: str) -> dict[str, Any]:
-    """One stored entry, checked: what :func:`helpers.progress.value` writes, or MALFORMED."""
+    """One stored entry, checked: what :func:`helpers.labs.progress.value` writes, or MALFORMED."""
     try:
         data = json.loads(raw)
         ok = (

@@ -22,7 +22,8 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from .. import names, preflight, progress
+from .. import names, preflight
+from ..labs import progress
 from ..namespaces import EMPTIED, PROTECTED_LABEL, WORKSHOP_LABEL
 from ..preflight import ANY_NAMESPACE, CLUSTER, RBAC, Need
 from . import admission
@@ -227,7 +228,7 @@ def elsewhere(workshop: str, prefix: str) -> list[dict[str, Any]]:
 def progress_access(workshop: str, prefix: str) -> list[dict[str, Any]]:
     """The learner's progress ConfigMap in ``<prefix>-home``, and the right to update it only.
 
-    The board reads it (:mod:`helpers.progress` writes it: status, time, attempts).
+    The board reads it (:mod:`helpers.labs.progress` writes it: status, time, attempts).
     """
     home = f"{prefix}-{HOME}"
     protected = _labels(workshop, prefix, protected=True)

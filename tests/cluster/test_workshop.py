@@ -274,7 +274,7 @@ def _token(learner: Learner) -> str:
 
 
 def test_progress_reaches_the_board_and_only_ones_own(workshop) -> None:
-    from helpers import progress
+    from helpers.labs import progress
     from helpers.workshop.board import board
 
     ws, learners = workshop

@@ -21,8 +21,9 @@ import pytest
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
-from helpers import busybox_pod, facts, names, progress
+from helpers import busybox_pod, facts, names
 from helpers.course import Course
+from helpers.labs import progress
 from helpers.waiting import gone, poll_until
 from helpers.workshop import Learner, Workshop, admission, policy
 from helpers.workshop.classroom import status_with

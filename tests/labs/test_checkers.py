@@ -36,7 +36,6 @@ from helpers import (
     whoami,
 )
 from helpers.accounts import create_legacy_token
-from helpers.checks import CORRECT, NOT_ATTEMPTED, NOT_YET, Lab, Question, Result, ____
 from helpers.course import Course
 from helpers.labs import (
     lab02_leaked_token,
@@ -46,6 +45,7 @@ from helpers.labs import (
     lab11_lock_down,
     lab12_who_can_become,
 )
+from helpers.labs.checks import CORRECT, NOT_ATTEMPTED, NOT_YET, Lab, Question, Result, ____
 
 pytestmark = pytest.mark.cluster
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from helpers.checks import Lab
 from helpers.labs import LABS as LAB_MODULES
+from helpers.labs.checks import Lab
 
 ROOT = Path(__file__).resolve().parents[2]
 LABS = sorted((ROOT / "labs").glob("[0-9][0-9]_*_lab.ipynb"))

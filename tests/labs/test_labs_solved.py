@@ -24,8 +24,8 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from helpers.checks import CORRECT, Lab
 from helpers.course import Course
+from helpers.labs.checks import CORRECT, Lab
 
 pytestmark = pytest.mark.cluster
 
@@ -62,7 +62,7 @@ def solved(path: Path) -> tuple[nbformat.NotebookNode, list[str]]:
             replaced.append(starter)
     assert replaced == names, f"{path.name}: starter cells {replaced}, questions {names}"
     report = (
-        "import json as _json\nfrom helpers.checks import RESULTS as _RESULTS\n"
+        "import json as _json\nfrom helpers.labs.checks import RESULTS as _RESULTS\n"
         f"print({MARK!r} + _json.dumps([r.as_dict() for r in _RESULTS]))"
     )
     nb.cells.append(nbformat.v4.new_code_cell(report))

@@ -1,4 +1,4 @@
-"""Unit tests for the lab framework (helpers.checks) and the pure parts of the labs: no cluster."""
+"""Unit tests for the lab framework (helpers.labs.checks) and the pure parts of the labs."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from kubernetes.client.exceptions import ApiException
 
-from helpers import checks
-from helpers.checks import (
+from helpers.labs import checks
+from helpers.labs.checks import (
     CORRECT,
     NOT_ATTEMPTED,
     NOT_YET,
@@ -240,7 +240,7 @@ def test_status_codes_that_are_not(value: object) -> None:
 def test_a_starter_cell_left_as_it_is_shows_nothing() -> None:
     from IPython.core.formatters import DisplayFormatter
 
-    from helpers.checks import ____
+    from helpers.labs.checks import ____
 
     assert DisplayFormatter().format(____) == ({}, {})
 

@@ -9,6 +9,7 @@ else of the package itself.
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 HELPERS = Path(__file__).resolve().parents[2] / "helpers"
@@ -78,7 +79,50 @@ def test_the_detector_finds_a_circle() -> None:
 
 def test_helpers_have_no_import_circle() -> None:
     mods = modules()
-    assert "helpers.checks" in mods and "helpers.cluster.local" in mods
+    assert "helpers.labs.checks" in mods and "helpers.cluster.local" in mods
     graph = {name: imports_of(name, path, set(mods)) for name, path in mods.items()}
     cycle = find_cycle(graph)
     assert not cycle, "import circle: " + " -> ".join(cycle)
+
+
+#: The rooms of the house, from the ground up, and the rooms each may import from.
+#: ``helpers`` alone (top-level modules) is the course API a notebook imports.
+ROOMS = {
+    "helpers.cluster": {"helpers.cluster"},
+    "helpers": {"helpers", "helpers.cluster"},
+    "helpers.labs": {"helpers.labs", "helpers", "helpers.cluster"},
+    "helpers.workshop": {"helpers.workshop", "helpers.labs", "helpers", "helpers.cluster"},
+}
+
+
+def room_of(module: str) -> str:
+    """``helpers.cluster.kind`` → ``helpers.cluster``; ``helpers.tokens`` → ``helpers``."""
+    parts = module.split(".")
+    if len(parts) > 1 and f"helpers.{parts[1]}" in ROOMS:
+        return f"helpers.{parts[1]}"
+    return "helpers"
+
+
+def test_every_package_of_helpers_is_a_room() -> None:
+    packages = {p.parent.name for p in HELPERS.rglob("__init__.py") if p.parent != HELPERS}
+    assert {f"helpers.{p}" for p in packages} == set(ROOMS) - {"helpers"}
+
+
+def test_each_room_imports_only_the_rooms_below_it() -> None:
+    mods = modules()
+    wrong = [
+        f"{name} imports {target}"
+        for name, path in mods.items()
+        for target in imports_of(name, path, set(mods))
+        if room_of(target) not in ROOMS[room_of(name)]
+    ]
+    assert not wrong, "; ".join(sorted(wrong))
+
+
+def test_nothing_learners_import_imports_the_repository_tools() -> None:
+    offenders = [
+        str(path.relative_to(HELPERS.parent))
+        for path in HELPERS.rglob("*.py")
+        if re.search(r"^\s*(from|import)\s+tools\b", path.read_text(), re.MULTILINE)
+    ]
+    assert not offenders, offenders

@@ -184,7 +184,7 @@ def test_bad_duration_is_one_sentence() -> None:
 
 
 def test_progress_is_recorded_only_in_a_workshop(monkeypatch) -> None:
-    from helpers import progress
+    from helpers.labs import progress
 
     monkeypatch.setenv("COURSE_BACKEND", "local")
     assert progress.record(object(), "helpers.labs.lab02_leaked_token", "q1", "Correct") is None

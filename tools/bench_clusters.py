@@ -19,11 +19,12 @@ import time
 
 import pandas as pd
 
-from . import build, config, host, versions
-from .errors import ClusterError
+from helpers.cluster import build, config, host, versions
+from helpers.cluster.errors import ClusterError
+from helpers.cluster.local import LocalCluster, _rss_mib
+from helpers.cluster.progress import Progress
+
 from .firstpod import first_pod_seconds
-from .local import LocalCluster, _rss_mib
-from .progress import Progress
 
 TARGETS = {
     "cold build (one-off)": 20 * 60,
@@ -75,7 +76,7 @@ def run_local(cold: bool = False, version: str | None = None) -> dict[str, float
     results["warm set-up (no-op)"] = warm_setup_seconds()
     progress = Progress(quiet=True)
     cluster = LocalCluster(layout, progress)
-    from . import up
+    from helpers.cluster import up
 
     up(progress, backend="local")  # records the cluster, so notebooks and tests find it
     results["up → API ready"] = progress.timings.get("api_ready")
@@ -110,7 +111,7 @@ def table(results: dict[str, dict[str, float | None]]) -> pd.DataFrame:
 
 def run(cold: bool = False, backends: tuple[str, ...] = ("local", "kind")) -> pd.DataFrame:
     """Measure every backend asked for (kind only where Docker answers); the table."""
-    from .kind import docker_available
+    from helpers.cluster.kind import docker_available
 
     results: dict[str, dict[str, float | None]] = {}
     if "local" in backends:
@@ -143,7 +144,7 @@ def _fmt(name: str, value: float | None) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m helpers.cluster.bench", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m tools.bench_clusters", description=__doc__)
     parser.add_argument("--cold", action="store_true", help="also wipe and time the build")
     parser.add_argument("--backends", default="local,kind", help="comma-separated")
     args = parser.parse_args(argv)

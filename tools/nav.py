@@ -1,4 +1,4 @@
-"""Keep the course's navigation in step with its files: ``python -m helpers.nav [--check]``.
+"""Keep the course's navigation in step with its files: ``python -m tools.nav [--check]``.
 
 - Every notebook ends with a navigation cell (previous | contents | next), generated here.
 - The README's table of contents (between ``<!-- toc -->`` markers) lists every notebook
@@ -377,7 +377,7 @@ def sync(root: Path = ROOT, check: bool = False) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m helpers.nav", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m tools.nav", description=__doc__)
     parser.add_argument("--check", action="store_true", help="only report; change nothing")
     args = parser.parse_args(argv)
     problems = sync(check=args.check)

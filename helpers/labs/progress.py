@@ -21,7 +21,7 @@ from typing import Any
 
 from kubernetes import client
 
-from . import names
+from .. import names
 
 __all__ = ["CONFIGMAP", "TIMEOUT_SECONDS", "flush", "home", "key", "record", "value"]
 

@@ -53,9 +53,9 @@ from typing import Any, ClassVar, Literal, TypeVar
 
 from kubernetes.client.exceptions import ApiException
 
+from ..bindings import delete_lab_cluster_bindings
+from ..errors import CourseApiError, from_api_exception
 from . import progress
-from .bindings import delete_lab_cluster_bindings
-from .errors import CourseApiError, from_api_exception
 
 __all__ = [
     "CORRECT",

@@ -1,6 +1,6 @@
 """``make bench``'s workshop figures: provisioning, API server memory and teardown, for N learners.
 
-    python -m helpers.workshop.bench [--learners 6,30]
+    python -m tools.bench_workshop [--learners 6,30]
 
 Runs on the course cluster in use (as its admin): for each N, sets up a workshop of N
 learners, measures, tears it down (proving every kubeconfig gets 401) and measures again.
@@ -15,10 +15,10 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from ..cluster.errors import ClusterError
-from ..cluster.progress import Progress
-from ..course import Course, connect
-from .classroom import Workshop
+from helpers.cluster.errors import ClusterError
+from helpers.cluster.progress import Progress
+from helpers.course import Course, connect
+from helpers.workshop.classroom import Workshop
 
 __all__ = ["main", "measure"]
 
@@ -56,7 +56,7 @@ def measure(course: Course, learners: int) -> dict[str, float | int | None]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m helpers.workshop.bench", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m tools.bench_workshop", description=__doc__)
     parser.add_argument("--learners", default="6,30", help="comma-separated class sizes")
     args = parser.parse_args(argv)
     try:

@@ -11,8 +11,8 @@ import re
 import subprocess
 import time
 
-from .errors import ClusterError
-from .progress import Progress
+from helpers.cluster.errors import ClusterError
+from helpers.cluster.progress import Progress
 
 #: docker stats' memory units, in MiB.
 _UNITS = {
@@ -54,10 +54,11 @@ def node_memory_mib(node: str) -> float:
 
 def run_kind() -> dict[str, float | None]:
     """Recreate the kind cluster and time it; the figures, keyed like the local bench's."""
-    from . import down, up
+    from helpers.cluster import down, up
+    from helpers.cluster.kind import NODE, KindBackend
+    from helpers.cluster.kindimage import ensure_node_image
+
     from .firstpod import first_pod_seconds
-    from .kind import NODE, KindBackend
-    from .kindimage import ensure_node_image
 
     print("bench: re-creating the kind cluster to time a fresh start …", flush=True)
     ensure_node_image(progress=Progress(quiet=True))  # cached: measured apart, not here
