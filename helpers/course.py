@@ -23,7 +23,7 @@ from . import cluster
 from .cluster.controlplane import ControlPlane, control_plane
 from .cluster.errors import ClusterError
 from .cluster.node import Node, node_of, starts_its_own
-from .cluster.waiting import get_or_none, gone, poll_until
+from .cluster.waiting import deleted, get_or_none, gone, poll_until
 from .errors import translate_api_errors
 from .facts import check_version
 from .names import prefix, shell_env, workshop
@@ -191,11 +191,7 @@ class Course:
             self._namespaces.remove(name)
         if self._empty_if_workshop(name, timeout):
             return
-        try:
-            self.core.delete_namespace(name)
-        except ApiException as exc:
-            if exc.status != 404:
-                raise
+        deleted(lambda: self.core.delete_namespace(name))
         if not wait:
             return
         poll_until(
@@ -209,13 +205,8 @@ class Course:
         """Empty ``name`` if it is a workshop's namespace; False if it is not one (or absent)."""
         if not prefix():
             return False  # only a prefixed run can be in a workshop
-        try:
-            found = self.core.read_namespace(name)
-        except ApiException as exc:
-            if exc.status == 404:
-                return False
-            raise
-        if not is_workshop_namespace(found):
+        found = get_or_none(lambda: self.core.read_namespace(name))
+        if found is None or not is_workshop_namespace(found):
             return False
         with translate_api_errors():
             empty(self.api, name, timeout=timeout)

@@ -15,10 +15,9 @@ from collections.abc import Callable
 from typing import Any
 
 from kubernetes import client
-from kubernetes.client.exceptions import ApiException
 
 from .cluster.errors import ClusterError
-from .cluster.waiting import poll_until
+from .cluster.waiting import deleted, get_or_none, poll_until
 
 __all__ = [
     "EMPTIED",
@@ -96,26 +95,24 @@ def empty(api: client.ApiClient, namespace: str, timeout: float = 90) -> list[st
     for group, plural in EMPTIED:
         list_, delete = _api(api, group, plural)
         kept = KEPT.get((group, plural), set())
-        try:
-            items = list_(namespace, label_selector=f"!{PROTECTED_LABEL}").items
-        except ApiException as exc:
-            if exc.status == 404:
-                continue
-            raise
+        found = get_or_none(
+            lambda list_=list_: list_(namespace, label_selector=f"!{PROTECTED_LABEL}")
+        )
+        if found is None:
+            continue
+        items = found.items
         for item in items:
             if item.metadata.name in kept:
                 continue
-            try:
-                delete(
+            if deleted(
+                lambda delete=delete, item=item, plural=plural: delete(
                     item.metadata.name,
                     namespace,
                     grace_period_seconds=0 if plural == "pods" else None,
                     propagation_policy="Background",
                 )
+            ):
                 gone.append(f"{plural}/{item.metadata.name}")
-            except ApiException as exc:
-                if exc.status != 404:
-                    raise
     core = client.CoreV1Api(api)
     poll_until(
         lambda: not core.list_namespaced_pod(namespace).items,

@@ -11,12 +11,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from kubernetes import client
-from kubernetes.client.exceptions import ApiException
 from kubernetes.stream import stream
 
 from .cluster.config import BUSYBOX_IMAGE
 from .cluster.errors import ClusterError
-from .cluster.waiting import get_or_none, gone, poll_until
+from .cluster.waiting import deleted, get_or_none, gone, poll_until
 from .errors import translate_api_errors
 from .tokens import Token
 
@@ -129,12 +128,8 @@ def run_pod(
 @translate_api_errors
 def delete_pod(core: client.CoreV1Api, namespace: str, name: str, wait: bool = True) -> None:
     """Delete a Pod and (by default) wait until the API server no longer has it."""
-    try:
-        core.delete_namespaced_pod(name, namespace)
-    except ApiException as exc:
-        if exc.status == 404:
-            return
-        raise
+    if not deleted(lambda: core.delete_namespaced_pod(name, namespace)):
+        return
     if wait:
         poll_until(
             lambda: gone(lambda: core.read_namespaced_pod(name, namespace)),

@@ -35,6 +35,7 @@ from .debian import DEBIAN_SUITE, ensure_rootfs
 from .errors import ClusterError
 from .images import Entry, HostFile
 from .progress import Progress
+from .waiting import poll_until
 
 NODE_IMAGE_REPOSITORY = "sa-course/kind-node"
 #: kind's base image packages, less the storage and rootless ones (nfs, iscsi, fuse),
@@ -589,15 +590,14 @@ def commit_with_images(
 
 
 def _wait_for_containerd(name: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        probe = ["docker", "exec", name, "ctr", "info"]
-        if subprocess.run(probe, capture_output=True, check=False, timeout=60).returncode == 0:
-            return
-        time.sleep(0.5)
-    raise ClusterError(
-        f"containerd did not start in the kind node build container {name} within "
-        f"{timeout:g} s: retry, and if it fails again see `docker logs {name}`."
+    probe = ["docker", "exec", name, "ctr", "info"]
+    poll_until(
+        lambda: subprocess.run(probe, capture_output=True, check=False, timeout=60).returncode == 0,
+        timeout=timeout,
+        interval=0.5,
+        what=f"containerd to start in the kind node build container {name}",
+        error=ClusterError,
+        why=lambda: f"retry, and if it fails again see `docker logs {name}`",
     )
 
 
@@ -608,15 +608,16 @@ def _stop_containerd(name: str, timeout: float = 30) -> None:
         check=False,
         timeout=60,
     )
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        # it is a zombie once it exited: sleep (PID 1 of the build container) never reaps it
-        alive = "ps -C containerd -o stat= | grep -qv Z"
-        probe = ["docker", "exec", name, "sh", "-c", alive]
-        if subprocess.run(probe, capture_output=True, check=False, timeout=60).returncode != 0:
-            return
-        time.sleep(0.2)
-    raise ClusterError(f"containerd in the build container {name} did not stop: retry.")
+    # it is a zombie once it exited: sleep (PID 1 of the build container) never reaps it
+    alive = "ps -C containerd -o stat= | grep -qv Z"
+    probe = ["docker", "exec", name, "sh", "-c", alive]
+    poll_until(
+        lambda: subprocess.run(probe, capture_output=True, check=False, timeout=60).returncode != 0,
+        timeout=timeout,
+        what=f"containerd in the build container {name} to stop",
+        error=ClusterError,
+        why=lambda: "retry",
+    )
 
 
 def prune_other_recipes(layout: config.Layout, keep: str) -> None:

@@ -4,7 +4,8 @@ Controllers, caches and the kubelet act a moment after a request; the course wai
 them with :func:`poll_until`, which repeats a check until it returns something truthy and
 says how long that took, or fails with one sentence naming what never happened. Reading
 an object that may not exist yet (or any more) goes through :func:`get_or_none` or
-:func:`gone`: "not found" is an answer, every other error is an error.
+:func:`gone`, deleting one that may be gone already through :func:`deleted`: "not found"
+is an answer, every other error is an error.
 
     >>> calls = iter([None, 0, "ready"])
     >>> poll_until(lambda: next(calls), interval=0)[0]
@@ -18,7 +19,7 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-__all__ = ["get_or_none", "gone", "poll_until", "read_until"]
+__all__ = ["deleted", "get_or_none", "gone", "poll_until", "read_until"]
 
 T = TypeVar("T")
 
@@ -99,6 +100,20 @@ def get_or_none(read: Callable[[], T]) -> T | None:
         if _status(exc) == 404:
             return None
         raise
+
+
+def deleted(delete: Callable[[], object]) -> bool:
+    """``delete()``; True if it deleted something, False if the API server answered 404
+    (it was gone already). Any other error is raised.
+
+    >>> class Missing(Exception):
+    ...     status = 404
+    >>> def delete():
+    ...     raise Missing()
+    >>> deleted(delete), deleted(lambda: "Success")
+    (False, True)
+    """
+    return get_or_none(lambda: delete() or True) is not None
 
 
 def gone(read: Callable[[], object]) -> bool:

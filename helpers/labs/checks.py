@@ -54,6 +54,7 @@ from typing import Any, ClassVar, Literal, TypeVar
 from kubernetes.client.exceptions import ApiException
 
 from ..bindings import delete_lab_cluster_bindings
+from ..cluster.waiting import get_or_none
 from ..errors import CourseApiError, from_api_exception
 from . import progress
 
@@ -419,14 +420,13 @@ class Lab:
             return f"the lab's scenario is gone (you ran `lab.clean_up()`): {again}."
         if self.course is None:
             return None
+        course = self.course
         try:
-            namespace = self.course.core.read_namespace(self.namespace)
-        except ApiException as exc:
-            if exc.status == 404:
-                return f"the lab's scenario is gone ({where} does not exist): {again}."
-            return None  # e.g. a workshop learner may not read namespaces: assume it is there
+            namespace = get_or_none(lambda: course.core.read_namespace(self.namespace))
         except Exception:
-            return None
+            return None  # e.g. a workshop learner may not read namespaces: assume it is there
+        if namespace is None:
+            return f"the lab's scenario is gone ({where} does not exist): {again}."
         if namespace.metadata.deletion_timestamp is not None:
             return f"the lab's scenario is gone ({where} is being deleted): {again}."
         return None

@@ -29,7 +29,7 @@ from .. import revocation
 from ..accounts import LEGACY_SECRET_TYPE
 from ..bindings import delete_lab_cluster_bindings
 from ..cluster.errors import ClusterError
-from ..cluster.waiting import read_until
+from ..cluster.waiting import get_or_none, gone, poll_until, read_until
 from ..course import Course
 from ..pods import TOKEN_DIR
 from ..reviews import can_i, review_token, sa_groups, sa_username
@@ -318,21 +318,15 @@ def why_legacy_token_refused(course: Course, namespace: str, token: Token) -> st
     prefix = "kubernetes.io/serviceaccount/"
     account = claims.get(prefix + "service-account.name", "?")
     secret_name = claims.get(prefix + "secret.name", "?")
-    try:
-        sa = course.core.read_namespaced_service_account(account, namespace)
-    except ApiException as exc:
-        if exc.status != 404:
-            raise
+    sa = get_or_none(lambda: course.core.read_namespaced_service_account(account, namespace))
+    if sa is None:
         return f"ServiceAccount `{account}` is gone"
     if sa.metadata.uid != claims.get(prefix + "service-account.uid"):
         return f"ServiceAccount `{account}` was deleted and created again (a new UID)"
     if sa.metadata.deletion_timestamp is not None:
         return f"ServiceAccount `{account}` is being deleted"
-    try:
-        secret = course.core.read_namespaced_secret(secret_name, namespace)
-    except ApiException as exc:
-        if exc.status != 404:
-            raise
+    secret = get_or_none(lambda: course.core.read_namespaced_secret(secret_name, namespace))
+    if secret is None:
         return f"Secret `{secret_name}` was deleted"
     if secret.metadata.deletion_timestamp is not None:
         return f"Secret `{secret_name}` is being deleted"
@@ -427,13 +421,7 @@ def legacy_secrets(course: Course, namespace: str) -> list[client.V1Secret]:
 
 def exists(read: Callable[[], object]) -> bool:
     """True if ``read()`` finds the object, False on 404."""
-    try:
-        read()
-    except ApiException as exc:
-        if exc.status == 404:
-            return False
-        raise
-    return True
+    return not gone(read)
 
 
 def live_pods(course: Course, namespace: str, selector: str | None = None) -> list[client.V1Pod]:
@@ -494,12 +482,7 @@ def wait_for_named_pod(
     start = time.monotonic()
     deadline = start + timeout
     while True:
-        try:
-            pod = course.core.read_namespaced_pod(name, namespace)
-        except ApiException as exc:
-            if exc.status != 404:
-                raise
-            pod = None
+        pod = get_or_none(lambda: course.core.read_namespaced_pod(name, namespace))
         if pod is not None and pod.metadata.deletion_timestamp is not None:
             pod = None
         if pod is not None and (_running(pod) or pod.status.phase in {"Failed", "Succeeded"}):
@@ -516,20 +499,23 @@ def wait_for_tokens(
     """Wait until the tokens controller has filled each legacy Secret; return the tokens."""
     pending = list(names)
     tokens: dict[str, Token] = {}
-    deadline = time.monotonic() + timeout
-    while pending:
+
+    def all_filled() -> bool:
         for name in list(pending):
             token = secret_token(course.core.read_namespaced_secret(name, namespace))
             if token is not None:
                 tokens[name] = token
                 pending.remove(name)
-        if pending and time.monotonic() > deadline:
-            raise RuntimeError(
-                f"The tokens controller did not fill {', '.join(pending)} in {namespace} "
-                f"within {timeout:.0f}s: is kube-controller-manager running?"
-            )
-        if pending:
-            time.sleep(0.1)
+        return not pending
+
+    poll_until(
+        all_filled,
+        timeout=timeout,
+        interval=0.1,
+        what=f"the tokens controller to fill the legacy token Secrets in {namespace}",
+        error=RuntimeError,
+        why=lambda: f"{', '.join(pending)} still empty; is kube-controller-manager running?",
+    )
     return tokens
 
 
@@ -546,12 +532,11 @@ def token_source(course: Course, pod: client.V1Pod) -> str | None:
                 if source.service_account_token is not None:
                     return f"a projected token (volume `{volume.name}`)"
         if volume.secret is not None:
-            try:
-                secret = course.core.read_namespaced_secret(volume.secret.secret_name, namespace)
-            except ApiException as exc:
-                if exc.status != 404:
-                    raise
-                secret = None
+            secret = get_or_none(
+                lambda volume=volume: course.core.read_namespaced_secret(
+                    volume.secret.secret_name, namespace
+                )
+            )
             mounted_at_token_dir = any(
                 m.name == volume.name and m.mount_path.rstrip("/") == TOKEN_DIR
                 for c in pod.spec.containers

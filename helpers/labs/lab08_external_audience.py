@@ -17,9 +17,9 @@ from unittest import mock
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
-from kubernetes.client.exceptions import ApiException
 
 from ..accounts import create_token
+from ..cluster.waiting import get_or_none
 from ..course import Course
 from ..names import ns
 from ..pods import busybox_pod
@@ -49,13 +49,8 @@ def _listed(values: list[str]) -> str:
 
 def _pod_is(course: Course, namespace: str, name: object, uid: object) -> bool:
     """True if Pod ``name`` exists and has this UID."""
-    try:
-        pod = course.core.read_namespaced_pod(str(name), namespace)
-    except ApiException as exc:
-        if exc.status == 404:
-            return False
-        raise
-    return bool(pod.metadata.uid == uid)
+    pod = get_or_none(lambda: course.core.read_namespaced_pod(str(name), namespace))
+    return pod is not None and bool(pod.metadata.uid == uid)
 
 
 def _check_token_for_service(lab: ExternalAudienceLab, token: Token, variable: str) -> Any:

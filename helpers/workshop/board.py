@@ -27,9 +27,9 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from kubernetes.client.exceptions import ApiException
 
 from .. import labs, names
+from ..cluster.waiting import get_or_none
 from ..labs import progress
 from ..labs.checks import Lab
 from . import kubeconfigs
@@ -146,15 +146,12 @@ def board(
     expiry = {f.prefix: f.expires for f in kubeconfigs.read(ws.dir)}
     rows = []
     for prefix in ws.existing():
-        try:
-            cm = ws.admin.core.read_namespaced_config_map(
+        cm = get_or_none(
+            lambda prefix=prefix: ws.admin.core.read_namespaced_config_map(
                 progress.CONFIGMAP, progress.home(prefix), _request_timeout=30
             )
-            raw = cm.data or {}
-        except ApiException as exc:
-            if exc.status != 404:
-                raise
-            raw = {}
+        )
+        raw = (cm.data if cm is not None else None) or {}
         parsed = {k: entry(v) for k, v in raw.items() if k in keys}
         bad = sum(1 for e in parsed.values() if e is MALFORMED)
         data = {k: e for k, e in parsed.items() if e is not MALFORMED}

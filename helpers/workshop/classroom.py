@@ -42,7 +42,7 @@ from ..accounts import create_token
 from ..cluster.config import cache_dir
 from ..cluster.errors import ClusterError
 from ..cluster.progress import Progress
-from ..cluster.waiting import poll_until, read_until
+from ..cluster.waiting import deleted, poll_until, read_until
 from ..course import Course
 from ..errors import NotFound
 from ..tokens import Token
@@ -382,12 +382,12 @@ class Workshop:
                 if namespace.endswith(f"-{HOME}") and (kind, name) in policy.HOME_OBJECTS:
                     continue
                 body = {"gracePeriodSeconds": 0} if kind == "Pod" else None
-                try:
-                    resource.delete(name=name, namespace=namespace, body=body, _request_timeout=30)
+                if deleted(
+                    lambda resource=resource, name=name, body=body: resource.delete(
+                        name=name, namespace=namespace, body=body, _request_timeout=30
+                    )
+                ):
                     gone.append(f"{kind.lower()}/{namespace}/{name}")
-                except ApiException as exc:
-                    if exc.status != 404:
-                        raise
         return gone
 
     def _delete_token_secrets(self, namespace: str) -> list[str]:
@@ -615,8 +615,5 @@ def _poll(ask: Callable[[], int], wanted: int, timeout: float) -> int:
 
 
 def _ignore_404(fn: Callable[..., Any], *args: Any) -> None:
-    try:
-        fn(*args, _request_timeout=30)
-    except ApiException as exc:
-        if exc.status != 404:
-            raise
+    """``fn(*args)`` with a timeout; a 404 (gone already) is fine."""
+    deleted(lambda: fn(*args, _request_timeout=30))

@@ -20,6 +20,8 @@ from typing import Any
 
 from kubernetes.client.exceptions import ApiException
 
+from ..cluster.waiting import get_or_none
+
 __all__ = ["CONFIGMAP", "Roster", "namespace", "read", "write"]
 
 CONFIGMAP = "roster"
@@ -56,12 +58,11 @@ class Roster:
 
 def read(core: Any, workshop: str) -> Roster | None:
     """The workshop's roster, or None if there is no such workshop on this cluster."""
-    try:
-        cm = core.read_namespaced_config_map(CONFIGMAP, namespace(workshop), _request_timeout=30)
-    except ApiException as exc:
-        if exc.status == 404:
-            return None
-        raise
+    cm = get_or_none(
+        lambda: core.read_namespaced_config_map(CONFIGMAP, namespace(workshop), _request_timeout=30)
+    )
+    if cm is None:
+        return None
     return Roster.from_data(workshop, cm.data or {})
 
 
@@ -74,9 +75,8 @@ def write(core: Any, roster: Roster, labels: dict[str, str]) -> None:
         if exc.status != 409:
             raise
     body = {"metadata": {"name": CONFIGMAP, "labels": labels}, "data": roster.to_data()}
-    try:
-        core.replace_namespaced_config_map(CONFIGMAP, ns, body, _request_timeout=30)
-    except ApiException as exc:
-        if exc.status != 404:
-            raise
+    replace = lambda: core.replace_namespaced_config_map(  # noqa: E731
+        CONFIGMAP, ns, body, _request_timeout=30
+    )
+    if get_or_none(replace) is None:
         core.create_namespaced_config_map(ns, body, _request_timeout=30)
