@@ -289,6 +289,31 @@ class Workshop:
         with ThreadPoolExecutor(max_workers=8) as pool:
             list(pool.map(self._apply, namespaces))
             list(pool.map(self._apply, [d for d in docs if d["kind"] != "Namespace"]))
+        self._wait_for_default_accounts([d["metadata"]["name"] for d in namespaces])
+
+    def _wait_for_default_accounts(self, namespaces: list[str]) -> None:
+        """Ready means usable: a Pod made at once needs its namespace's ``default`` account,
+        which the ServiceAccount controller adds a moment after the namespace."""
+
+        def missing() -> list[str]:
+            have = {
+                sa.metadata.namespace
+                for sa in self.admin.core.list_service_account_for_all_namespaces(
+                    field_selector="metadata.name=default", _request_timeout=30
+                ).items
+            }
+            return [ns for ns in namespaces if ns not in have]
+
+        poll_until(
+            lambda: not missing(),
+            timeout=60,
+            interval=0.2,
+            what="the default ServiceAccount of each learner namespace",
+            error=ClusterError,
+            why=lambda: (
+                f"still missing in {', '.join(missing())}; is kube-controller-manager running?"
+            ),
+        )
 
     def _hand_out(self, prefix: str, duration_seconds: int) -> Learner:
         """Mint a token bound to the anchor, and write the learner's kubeconfig."""
