@@ -26,7 +26,7 @@ KIND_VERSION = versions.KIND
 BUSYBOX_IMAGE = "docker.io/library/busybox:1.35"
 #: The course's tools image (shell, curl, jq, kubectl), built from Debian packages; a name
 #: of our own under localhost/, which no registry serves, so it can only come from us.
-TOOLS_IMAGE = "localhost/sa-course/tools:1"
+TOOLS_IMAGE = "localhost/sa-course/tools:2"
 
 
 def release() -> versions.Release:

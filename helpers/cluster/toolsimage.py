@@ -1,10 +1,11 @@
-"""The course's tools image: a shell, curl that verifies TLS, jq and the course's kubectl.
+"""The course's tools image: a shell, curl that verifies TLS, jq, openssl and kubectl.
 
 Pods that call the API server themselves (``curl --cacert …/ca.crt -H "Authorization:
 Bearer $(cat …/token)" https://kubernetes.default.svc/…``, ``kubectl auth whoami`` from
 inside a Pod) need more than busybox, whose ``wget`` cannot verify a certificate. The
 image is built here, without a registry: Debian bookworm's ``bash``, ``coreutils``,
-``grep``, ``sed``, ``libc-bin`` (``getent``), ``curl`` and ``jq``, unpacked by mmdebstrap
+``grep``, ``sed``, ``libc-bin`` (``getent``), ``curl``, ``jq`` and ``openssl`` (mutual TLS
+between Pods with Pod certificates, notebook 16), unpacked by mmdebstrap
 with their libraries and nothing else (no package manager, 45 MB), and a second layer
 with the kubectl the course builds. It has no public CA bundle on purpose: a Pod trusts
 its cluster through the ``ca.crt`` mounted next to its token (``curl --cacert``),
@@ -30,7 +31,7 @@ __all__ = ["PACKAGES", "TOOLS_IMAGE", "ensure_pod_images", "ensure_tools_image",
 #: The tools image's name: the course's own, never an upstream one.
 TOOLS_IMAGE = config.TOOLS_IMAGE
 #: Unpacked with their dependencies only (mmdebstrap's extract variant: no maintainer scripts).
-PACKAGES = ("bash", "coreutils", "grep", "sed", "libc-bin", "curl", "jq")
+PACKAGES = ("bash", "coreutils", "grep", "sed", "libc-bin", "curl", "jq", "openssl")
 VARIANT = "extract"
 #: What the maintainer scripts would have done that a shell in a Pod needs.
 HOOKS = ('ln -sf bash "$1"/bin/sh', 'mkdir -p -m 1777 "$1"/tmp')
@@ -98,7 +99,9 @@ def ensure_tools_image(layout: config.Layout, progress: Progress) -> Path:
     if out.is_file():
         return out
     rootfs = ensure_rootfs(layout, "tools", VARIANT, PACKAGES, HOOKS, progress)
-    with progress.stage(f"writing the tools image {TOOLS_IMAGE} (bash, curl, jq, kubectl)"):
+    with progress.stage(
+        f"writing the tools image {TOOLS_IMAGE} (bash, curl, jq, openssl, kubectl)"
+    ):
         layer = layout.images / f"tools-{key}-kubectl.tar"
         images.write_layer(
             layer,
