@@ -76,6 +76,7 @@ NAMESPACES: dict[str, str] = {
     "kubelet-ns": "notebook 13",
     "audit-trail-ns": "notebook 14",
     "rotation-ns": "notebook 15",
+    "podcert-ns": "notebook 16",
     "lab-02-leak": "lab 02",
     "lab-04-rbac": "lab 04",
     "lab-07-diag": "lab 07",
@@ -89,6 +90,7 @@ CLUSTER_SCOPED: dict[str, str] = {
     "controller-ns-auth-delegator": "notebook 07 (ClusterRoleBinding)",
     "audit-node-reader": "notebook 11 (ClusterRole)",
     "audit-good-operator-reads-nodes": "notebook 11 (ClusterRoleBinding)",
+    "pod-identity-signer": "notebook 16 (ClusterRole, ClusterRoleBinding; the signer's name)",
 }
 
 _PREFIX_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,18}[a-z0-9])?$")

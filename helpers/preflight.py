@@ -610,6 +610,15 @@ def _spec() -> _Raw:
     s.add(nb, CLUSTER, "create tokenreviews.authn", "the API server on a token of the old key")
     s.audiences(nb, ns)
 
+    # The signer and its Pods run only where a SelfSubjectAccessReview says this identity may
+    # make a ClusterRole that may `sign` and a ClusterTrustBundle (`attest`): that is no
+    # need of the course, and the notebook says so where it is missing.
+    nb, ns = "notebook 16", "podcert-ns"
+    s.fresh(nb, ns)
+    s.add(nb, CLUSTER, "get /metrics", "the API server's own feature gates")
+    s.add(nb, CLUSTER, "create selfsubjectaccessreviews.authz", "may you run a signer here?")
+    s.add(nb, CLUSTER, "get /apis/*", "which versions of certificates.k8s.io this cluster serves")
+
     def lab(who: str, ns: str) -> None:
         s.fresh(who, ns)
         s.add(
@@ -1124,7 +1133,7 @@ def needs_table(needs: Iterable[Need] = NEEDS) -> pd.DataFrame:
     >>> table.loc["`bind clusterroles.rbac.authorization.k8s.io`", "objects"]
     'cluster-admin, edit, view'
     >>> table.loc["`get /metrics`", "needed by"]
-    'notebooks 09, 10, 12, lab 12'
+    'notebooks 09, 10, 12, 16, lab 12'
     """
     rows: dict[str, dict[str, list[str]]] = {}
     for need in needs:

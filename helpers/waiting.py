@@ -14,6 +14,6 @@ Example:
 
 from __future__ import annotations
 
-from .cluster.waiting import get_or_none, gone, poll_until, read_until
+from .cluster.waiting import deleted, get_or_none, gone, poll_until, read_until
 
-__all__ = ["get_or_none", "gone", "poll_until", "read_until"]
+__all__ = ["deleted", "get_or_none", "gone", "poll_until", "read_until"]
