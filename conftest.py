@@ -52,6 +52,15 @@ def group(nodeid: str) -> str:
     return f"ns-{shared[0]}" if shared else path
 
 
+def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
+    """Every notebook and lab cell is what a learner runs: marker ``as_learner``."""
+    import pytest
+
+    for item in items:
+        if str(item.path).endswith(".ipynb"):
+            item.add_marker(pytest.mark.as_learner)
+
+
 def pytest_xdist_make_scheduler(config: Any, log: Any) -> Any:
     """``--dist loadgroup``: one work unit per :func:`group`, in collection order."""
     if config.getoption("dist") != "loadgroup":

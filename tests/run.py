@@ -17,7 +17,7 @@ notebook, lab and cluster-test module makes its own namespaces):
   (:data:`helpers.cluster.versions.FLOOR`): every notebook, lab and cluster test that is
   not about one backend's machinery;
 - ``kind``: a kind cluster at the newest Kubernetes, every test but those that judge
-  only the API server's answers (:data:`API_ONLY`, proven on local at both ends). Where
+  only the API server's answers (marker ``api_only``, proven on local at both ends). Where
   no Docker engine answers but this is a Debian machine we may set up (root, apt-get),
   ``.ci/docker-host/ensure`` installs and starts one first — the test-only accommodation
   of our CI machines, never part of ``make lab``.
@@ -66,13 +66,8 @@ OFFLINE = [
     "tests/test_cluster_independence.py",
     "helpers",
 ]
-#: What every backend runs.
+#: Where every run looks; markers (pyproject.toml) say what each run selects there.
 ON_A_CLUSTER = ["tests/cluster", "tests/labs", "notebooks", "labs"]
-#: Cluster tests that start and stop one backend's cluster; run only on that backend, last.
-LIFECYCLE = {
-    "local": "tests/cluster/test_lifecycle.py",
-    "kind": "tests/cluster/test_kind_lifecycle.py",
-}
 ALL_RUNS = ("local", "kubeconfig", "workshop", "floor", "kind")
 #: Learners of the workshop run, one pytest-xdist worker each.
 LEARNERS = int(os.environ.get("WORKSHOP_LEARNERS", "6"))
@@ -146,38 +141,44 @@ def pytest(paths: list[str], env: dict[str, str], args: list[str], log: IO[str] 
     return call([PY, "-m", "pytest", *NBVAL, "--durations=12", *report, *args, *paths], env, log)
 
 
-#: Through the kubeconfig backend the identity holds only the course's ClusterRole, which
-#: reaches the course's own namespaces: every notebook and lab, as a learner runs them
-#: (the checker and cluster tests seed namespaces of their own, as the admin).
-AS_COURSE_USER = ["notebooks", "labs", "tests/labs/test_labs_solved.py"]
+def selection(backend: str, *, own_machinery: bool = True, teardown: bool = False) -> str:
+    """The ``-m`` expression of a run on ``backend`` (markers: pyproject.toml).
 
+    - through the kubeconfig backend (and in the workshop run) the identity holds only the
+      course's ClusterRole: what a learner runs (``as_learner``: every notebook and lab,
+      and each lab solved); the checker and cluster tests seed namespaces as the admin;
+    - ``teardown`` tests stop and restart the cluster: alone, after the rest;
+    - ``local_only`` / ``kind_only``: about one backend's own machinery, only on that
+      backend's main run (``own_machinery``; not on the floor version);
+    - ``api_only`` (the lab checkers against every right and wrong answer) judge only the
+      API server: kind's node runs the same Kubernetes build as the newest local cluster,
+      so they would prove nothing new there (and cost a third of its run).
 
-#: Tests that judge only the API server's answers to objects they make themselves (each
-#: lab checker against every right and wrong answer): they run on the local cluster at the
-#: newest and the oldest version; kind's node runs the same Kubernetes build as the newest
-#: local cluster, so they would prove nothing new there (and cost a third of its run).
-API_ONLY = ["tests/labs/test_checkers.py"]
-
-
-def suite(backend: str) -> tuple[list[str], list[str]]:
-    """(what runs in parallel, what runs after it alone) on ``backend``."""
+    >>> selection("kind")
+    'not teardown and not local_only and not api_only'
+    >>> selection("local", own_machinery=False)
+    'not teardown and not local_only and not kind_only'
+    """
     if backend == "kubeconfig":
-        return AS_COURSE_USER, []
-    lifecycle = set(LIFECYCLE.values())
-    paths = [p for p in ON_A_CLUSTER if p not in ("tests/cluster", "tests/labs")]
-    paths += sorted(
-        str(p.relative_to(ROOT))
-        for p in (ROOT / "tests" / "labs").glob("test_*.py")
-        if backend != "kind" or str(p.relative_to(ROOT)) not in API_ONLY
-    )
-    cluster_tests = sorted(
-        str(p.relative_to(ROOT))
-        for p in (ROOT / "tests" / "cluster").glob("test_*.py")
-        if str(p.relative_to(ROOT)) not in lifecycle
-    )
-    own = LIFECYCLE.get(backend)
-    last = [own] if own and (ROOT / own).is_file() else []  # it stops and restarts the cluster
-    return cluster_tests + paths, last
+        return "as_learner and not teardown"
+    parts = ["teardown" if teardown else "not teardown"]
+    if backend != "local" or not own_machinery:
+        parts.append("not local_only")
+    if backend != "kind" or not own_machinery:
+        parts.append("not kind_only")
+    if backend == "kind":
+        parts.append("not api_only")
+    return " and ".join(parts)
+
+
+def with_marker(expression: str, args: list[str]) -> list[str]:
+    """``-m expression``, joined with a ``-m`` the caller passed (pytest keeps only the last)."""
+    rest, mine = list(args), expression
+    while "-m" in rest:
+        i = rest.index("-m")
+        mine = f"({mine}) and ({rest[i + 1]})"
+        del rest[i : i + 2]
+    return ["-m", mine, *rest]
 
 
 def xdist(workers: int) -> list[str]:
@@ -241,12 +242,13 @@ def run_on(
     say(f"{name}: every cluster test, checker test, notebook and lab ({backend})")
     log, path = open_log(run, name)
     with log:
-        # tests of the local cluster's own machinery are not collected elsewhere (never skipped)
-        only = [] if name == "local" else ["-m", "not local_only"]
-        parallel, last = suite(backend)
-        rc = pytest(parallel, env, [*xdist(workers), *only, *run.pytest_args], log)
-        if rc == 0 and last and lifecycle:
-            rc = pytest(last, env, [*only, *run.pytest_args], log)
+        # tests of one backend's own machinery are selected on its main run only (never skipped)
+        own = name == backend
+        parallel = with_marker(selection(backend, own_machinery=own), run.pytest_args)
+        rc = pytest(ON_A_CLUSTER, env, [*xdist(workers), *parallel], log)
+        if rc == 0 and lifecycle and backend != "kubeconfig":
+            last = with_marker(selection(backend, teardown=True), run.pytest_args)
+            rc = pytest(ON_A_CLUSTER, env, last, log)
     if rc == 5:
         return run.record(name, "FAILED", started, "pytest collected no tests", path)
     return run.record(name, "passed" if rc == 0 else "FAILED", started, f"pytest exit {rc}", path)
@@ -255,12 +257,10 @@ def run_on(
 def lifecycle_run(run: Run, backend: str, env: dict[str, str]) -> bool:
     """The life-cycle tests of ``backend`` (they stop and restart its cluster): alone, last."""
     started = time.monotonic()
-    _, last = suite(backend)
-    if not last:
-        return True
     log, path = open_log(run, f"{backend}-lifecycle")
     with log:
-        rc = pytest(last, env, run.pytest_args, log)
+        last = with_marker(selection(backend, teardown=True), run.pytest_args)
+        rc = pytest(ON_A_CLUSTER, env, last, log)
     name = f"{backend} life cycle"
     return run.record(name, "passed" if rc == 0 else "FAILED", started, f"pytest exit {rc}", path)
 
@@ -335,8 +335,8 @@ def workshop_run(run: Run) -> bool:
         except Exception as exc:  # one line: what failed
             return run.record("workshop", "FAILED", started, f"workshop up failed: {exc}", path)
         env = env_for("kubeconfig", WORKSHOP_KUBECONFIGS=str(ws.dir))
-        args = [*xdist(LEARNERS), "-m", "not local_only", *run.pytest_args]
-        rc = pytest(AS_COURSE_USER, env, args, log)
+        args = [*xdist(LEARNERS), *with_marker(selection("kubeconfig"), run.pytest_args)]
+        rc = pytest(ON_A_CLUSTER, env, args, log)
         board_ok = check_board(ws, log)
         try:
             proof = ws.down(wait=False)  # every credential 401; namespaces go on their own

@@ -16,7 +16,7 @@ from helpers.cluster.kind import KindBackend
 from helpers.course import Course, connect
 from helpers.pods import busybox_pod, exec_in_pod, run_pod
 
-pytestmark = [pytest.mark.cluster, pytest.mark.teardown]
+pytestmark = [pytest.mark.cluster, pytest.mark.teardown, pytest.mark.kind_only]
 
 
 @pytest.fixture

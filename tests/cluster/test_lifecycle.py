@@ -18,7 +18,7 @@ from helpers.cluster.local import COMPONENTS, SHIM_SOCKET_DIRS, LocalCluster
 from helpers.course import Course, connect
 from helpers.pods import busybox_pod, exec_in_pod, run_pod
 
-pytestmark = [pytest.mark.cluster, pytest.mark.teardown]
+pytestmark = [pytest.mark.cluster, pytest.mark.teardown, pytest.mark.local_only]
 
 
 @pytest.fixture

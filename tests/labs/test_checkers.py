@@ -47,7 +47,8 @@ from helpers.labs import (
 )
 from helpers.labs.checks import CORRECT, NOT_ATTEMPTED, NOT_YET, Lab, Question, Result, ____
 
-pytestmark = pytest.mark.cluster
+#: They judge only the API server's answers to objects they make (tests/run.py: not on kind).
+pytestmark = [pytest.mark.cluster, pytest.mark.api_only]
 
 MODULES: dict[str, ModuleType] = {
     "02": lab02_leaked_token,

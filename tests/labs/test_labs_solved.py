@@ -27,7 +27,7 @@ from nbclient import NotebookClient
 from helpers.course import Course
 from helpers.labs.checks import CORRECT, Lab
 
-pytestmark = pytest.mark.cluster
+pytestmark = [pytest.mark.cluster, pytest.mark.as_learner]
 
 ROOT = Path(__file__).resolve().parents[2]
 LABS = sorted((ROOT / "labs").glob("[0-9][0-9]_*_lab.ipynb"))
