@@ -66,8 +66,10 @@ OFFLINE = [
     "tests/test_cluster_independence.py",
     "helpers",
 ]
-#: Where every run looks; markers (pyproject.toml) say what each run selects there.
-ON_A_CLUSTER = ["tests/cluster", "tests/labs", "notebooks", "labs"]
+#: Where every run looks; markers (pyproject.toml) say what each run selects there. The
+#: order matters: each lab runs as the learner first sees it (``labs``: Not attempted) and
+#: then solved (``tests/labs``), so the workshop board's last word is the solution's.
+ON_A_CLUSTER = ["tests/cluster", "notebooks", "labs", "tests/labs"]
 ALL_RUNS = ("local", "kubeconfig", "workshop", "floor", "kind")
 #: Learners of the workshop run, one pytest-xdist worker each.
 LEARNERS = int(os.environ.get("WORKSHOP_LEARNERS", "6"))

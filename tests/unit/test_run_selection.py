@@ -60,3 +60,9 @@ def test_the_markers_the_runs_use_are_declared() -> None:
     declared = (ROOT / "pyproject.toml").read_text()
     for name in ("teardown", "local_only", "kind_only", "api_only", "as_learner", "cluster"):
         assert f'"{name}:' in declared, name
+
+
+def test_each_lab_runs_unattempted_before_it_runs_solved() -> None:
+    """The workshop board keeps a question's last outcome: the solved run must come last."""
+    order = run.ON_A_CLUSTER
+    assert order.index("labs") < order.index("tests/labs")
