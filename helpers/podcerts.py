@@ -24,7 +24,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -396,11 +396,3 @@ class PodSigner:
     @property
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
-
-
-def as_table(decisions: Iterable[Decision], columns: Callable[[Decision], dict] | None = None):
-    """The signer's decisions as a pandas table."""
-    import pandas as pd
-
-    rows = [columns(d) if columns else vars(d) for d in decisions]
-    return pd.DataFrame(rows)
