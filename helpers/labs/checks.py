@@ -477,14 +477,21 @@ def _queued_behind_others(earlier: _Request | None, *, slack: float = 1.0) -> bo
 T = TypeVar("T")
 
 
-def settle(check: Callable[[], T], seconds: float, *, interval: float = 0.25) -> T:
+def settle(
+    check: Callable[[], T],
+    seconds: float,
+    *,
+    interval: float = 0.25,
+    retry: tuple[type[Exception], ...] = (NotYet,),
+) -> T:
     """Run ``check`` until it raises no :class:`NotYet`, for at most ``seconds``; its result.
 
     The API server answers a change a moment late: RBAC's authorizer reads bindings from
     informers (about a second behind), and it caches a successful token authentication for
     up to 10 s. A check that reads either right after the learner's change asks again for a
     short while before it says *Not yet*; a right answer passes at the first try. The last
-    :class:`NotYet` is raised when time is up.
+    :class:`NotYet` is raised when time is up. ``retry=(NotYet, NotAttempted)`` also asks
+    again when the cluster still looks untouched (a change made a moment ago not yet seen).
 
     >>> answers = iter([NotYet("not yet."), "ok"])
     >>> def check():
@@ -499,7 +506,7 @@ def settle(check: Callable[[], T], seconds: float, *, interval: float = 0.25) ->
     while True:
         try:
             return check()
-        except NotYet:
+        except retry:
             if time.monotonic() + interval > deadline:
                 raise
         time.sleep(interval)

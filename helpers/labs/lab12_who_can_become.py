@@ -300,6 +300,9 @@ class CloseOpsPath(Question):
         def judge() -> None:
             can_bot = may(authz, ns, "ops", mint, name="ops-bot")
             still = [a for a in others if may(authz, ns, "ops", mint, name=a)]
+            if can_bot != may(authz, ns, "ops", mint, name="ops-bot"):
+                # RBAC saw a change while we asked: these answers mix two versions of it
+                raise NotYet("RBAC changed while this check asked it: run the check again.")
             if can_bot and len(still) == len(others):
                 raise NotAttempted(
                     "`ops` may still mint tokens for every account of the namespace."
@@ -313,7 +316,8 @@ class CloseOpsPath(Question):
                 listed = ", ".join(f"`{a}`" for a in still)
                 raise NotYet(f"`ops` may still mint tokens for {listed}.")
 
-        settle(judge, RBAC_SETTLE)  # RBAC sees a Role changed a moment ago a little later
+        # RBAC sees a Role changed a moment ago a little later, so 'untouched' is asked again too
+        settle(judge, RBAC_SETTLE, retry=(NotYet, NotAttempted))
         other_paths = ways_to_become(lab, "ops", first=True)
         if other_paths:
             raise NotYet(f"`ops` can still act as `payments`: {other_paths[0]}.")
