@@ -23,6 +23,7 @@ from . import cluster
 from .cluster.controlplane import ControlPlane, control_plane
 from .cluster.errors import ClusterError
 from .cluster.node import Node, node_of, starts_its_own
+from .cluster.settings import choose as choose_settings
 from .cluster.waiting import deleted, get_or_none, gone, poll_until
 from .errors import translate_api_errors
 from .facts import check_version
@@ -283,11 +284,21 @@ def _client(kubeconfig: Path, backend: str) -> client.ApiClient:
         ) from None
 
 
-def connect(start: bool = True, backend: str | None = None) -> Course:
+def connect(
+    start: bool = True,
+    backend: str | None = None,
+    *,
+    kubeconfig: str | Path | None = None,
+    prefix: str | None = None,
+) -> Course:
     """Connect to the course cluster; start it first if none is running and ``start``.
 
     ``backend`` picks the cluster (``local``, ``kind``, ``kubeconfig``); by default the one
-    ``COURSE_BACKEND`` names, else the one started last.
+    ``COURSE_BACKEND`` names, else the one started last. ``kubeconfig`` connects to an
+    existing cluster through that file (the kubeconfig backend); ``prefix`` is the one every
+    name the course creates starts with (a workshop learner's, e.g. ``ws1-07``). What is
+    given here holds for the rest of this process, in place of ``COURSE_BACKEND``,
+    ``COURSE_KUBECONFIG`` and ``COURSE_PREFIX`` (:mod:`helpers.cluster.settings`).
 
     Then check that the cluster is new enough (:data:`helpers.facts.MIN_KUBERNETES`) and,
     on an existing cluster (the kubeconfig backend), that this identity holds everything
@@ -295,6 +306,9 @@ def connect(start: bool = True, backend: str | None = None) -> Course:
     Sets ``KUBECONFIG`` for this process, so ``%%bash`` kubectl cells use the same cluster,
     and the course's names (:func:`helpers.names.shell_env`: ``$MANIFESTS``, ``$CONTROLLER_NS`` …).
     """
+    if kubeconfig is not None:
+        backend = backend or "kubeconfig"
+    choose_settings(backend=backend, kubeconfig=kubeconfig, prefix=prefix)
     recorded = cluster.current(backend)
     if recorded is None:
         if not start:

@@ -22,7 +22,6 @@ learners never meet. Every notebook, lab and manifest takes its names from here:
 
 from __future__ import annotations
 
-import os
 import re
 from functools import cache
 from pathlib import Path
@@ -30,6 +29,7 @@ from pathlib import Path
 import yaml
 
 from .cluster.node import starts_its_own
+from .cluster.settings import PREFIX_ENV, settings
 
 __all__ = [
     "CLUSTER_SCOPED",
@@ -54,7 +54,6 @@ __all__ = [
 ]
 
 #: The environment variable that sets the prefix explicitly.
-PREFIX_ENV = "COURSE_PREFIX"
 #: The kubeconfig context extension that carries the prefix (a workshop writes it).
 EXTENSION = "sa-course.io/course"
 #: The course's manifests, as committed (no prefix).
@@ -170,7 +169,7 @@ def prefix() -> str:
         from .cluster.existing import kubeconfig_path
 
         kubeconfig = str(kubeconfig_path())
-    return _prefix(os.environ.get(PREFIX_ENV), backend, kubeconfig)
+    return _prefix(settings().prefix, backend, kubeconfig)
 
 
 def _join(base: str, prefix_: str | None) -> str:

@@ -23,6 +23,7 @@ from helpers.cluster import build, config, host, versions
 from helpers.cluster.errors import ClusterError
 from helpers.cluster.local import LocalCluster, _rss_mib
 from helpers.cluster.progress import Progress
+from helpers.cluster.settings import chosen
 
 from .firstpod import first_pod_seconds
 
@@ -46,19 +47,22 @@ def cluster_rss_mib(cluster: LocalCluster) -> float:
     return sum(_rss_mib(pid) for pid in pids)
 
 
-def warm_setup_seconds() -> float:
+def warm_setup_seconds(version: str = "") -> float:
     """Seconds for the no-op set-up of a warm machine: ``make build`` (venv, binaries, images)."""
+    env = {**os.environ, versions.ENV: version} if version else None
     started = time.monotonic()
-    subprocess.run(["make", "-s", "build"], check=True, capture_output=True, timeout=3600)
+    cmd = ["make", "-s", "build"]
+    subprocess.run(cmd, check=True, capture_output=True, timeout=3600, env=env)
     return time.monotonic() - started
 
 
 def run_local(cold: bool = False, version: str | None = None) -> dict[str, float | None]:
     """Restart the local cluster at ``version`` (default: the newest; rebuild with ``cold``)."""
-    if version:
-        os.environ[versions.ENV] = version
-    else:
-        os.environ.pop(versions.ENV, None)
+    with chosen(kubernetes=version or ""):
+        return _run_local(cold, version or "")
+
+
+def _run_local(cold: bool, version: str) -> dict[str, float | None]:
     layout = config.Layout()
     results: dict[str, float | None] = dict.fromkeys(TARGETS)
     cluster = LocalCluster(layout, Progress(quiet=True))
@@ -73,7 +77,7 @@ def run_local(cold: bool = False, version: str | None = None) -> dict[str, float
         results["cold build (one-off)"] = time.monotonic() - started
     else:
         results["cold build (one-off)"] = build.recorded_cold_build_seconds(layout)
-    results["warm set-up (no-op)"] = warm_setup_seconds()
+    results["warm set-up (no-op)"] = warm_setup_seconds(version)
     progress = Progress(quiet=True)
     cluster = LocalCluster(layout, progress)
     from helpers.cluster import up

@@ -16,7 +16,6 @@ the cluster outlives notebook kernels.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Protocol
@@ -24,6 +23,7 @@ from typing import Protocol
 from . import config
 from .errors import ClusterError, ComponentFailed
 from .progress import Progress
+from .settings import settings as _settings
 
 __all__ = [
     "BACKENDS",
@@ -56,11 +56,10 @@ class Backend(Protocol):
 
 def choose_backend(env: Mapping[str, str] | None = None) -> tuple[str, str]:
     """The backend to use and why: ``COURSE_BACKEND``, else kind if Docker answers, else local."""
-    env = os.environ if env is None else env
-    wanted = env.get("COURSE_BACKEND", "auto").strip().lower() or "auto"
+    wanted = _settings(env).backend
     if wanted in BACKENDS:
         return wanted, "chosen with COURSE_BACKEND"
-    if wanted != "auto":
+    if wanted is not None:
         raise ClusterError(
             f"COURSE_BACKEND={wanted!r} is not a backend: "
             "set it to auto, local, kind or kubeconfig."
@@ -109,9 +108,7 @@ def _current_file() -> Path:
 
 def wanted_backend(env: Mapping[str, str] | None = None) -> str | None:
     """The backend ``COURSE_BACKEND`` names explicitly, or None for ``auto`` / unset."""
-    env = os.environ if env is None else env
-    wanted = env.get("COURSE_BACKEND", "auto").strip().lower() or "auto"
-    return None if wanted == "auto" else choose_backend(env)[0]
+    return None if _settings(env).backend is None else choose_backend(env)[0]
 
 
 def current(backend: str | None = None) -> dict[str, str] | None:

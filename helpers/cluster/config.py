@@ -8,13 +8,13 @@ directory (``COURSE_STATE_DIR``, default ``/var/lib/sa-course``), removed by ``d
 from __future__ import annotations
 
 import ipaddress
-import os
 import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import versions
 from .errors import ClusterError
+from .settings import LAN_ENV, settings
 
 #: Versions of everything the course's clusters run: :mod:`helpers.cluster.versions`. The
 #: names below are read when used (``COURSE_K8S_VERSION`` picks the release), not on import:
@@ -77,7 +77,6 @@ CGROUP_ROOT = "/sa-course"
 
 
 #: Set it to an address of this machine to let a classroom reach the local API server there.
-LAN_ENV = "COURSE_LAN_ADDRESS"
 
 
 def lan_address() -> str:
@@ -87,7 +86,7 @@ def lan_address() -> str:
     this machine (kube-apiserver has one ``--bind-address``), and its certificate names
     this one, so attendees' kubeconfigs can point at it.
     """
-    value = os.environ.get(LAN_ENV, "").strip()
+    value = settings().lan_address
     if not value:
         return ""
     try:
@@ -114,19 +113,14 @@ def lan_address() -> str:
     return str(ip)
 
 
-def _env_path(name: str, default: Path) -> Path:
-    value = os.environ.get(name)
-    return Path(value).expanduser() if value else default
-
-
 def cache_dir() -> Path:
-    """Where builds are cached: survives ``down()`` and ``make clean``."""
-    return _env_path("COURSE_CACHE_DIR", Path.home() / ".cache" / "sa-course")
+    """Where builds are cached (``COURSE_CACHE_DIR``): survives ``down()`` and ``make clean``."""
+    return settings().cache_dir
 
 
 def state_dir() -> Path:
     """Where a running local cluster keeps its keys, data, logs and runtime files."""
-    return _env_path("COURSE_STATE_DIR", Path("/var/lib/sa-course"))
+    return settings().state_dir
 
 
 @dataclass(frozen=True)
@@ -148,8 +142,8 @@ class Ports:
     @classmethod
     def from_env(cls) -> Ports:
         """Default ports, with ``COURSE_API_PORT`` overriding the API server's."""
-        api = os.environ.get("COURSE_API_PORT")
-        return cls(apiserver=int(api)) if api else cls()
+        api = settings().api_port
+        return cls(apiserver=api) if api else cls()
 
     def by_component(self) -> dict[str, int]:
         """Each TCP port on 127.0.0.1 with the component that listens on it."""

@@ -7,22 +7,16 @@ course names; ``down()`` never touches the cluster itself.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from .errors import ClusterError
 from .progress import Progress
+from .settings import settings
 
 
 def kubeconfig_path() -> Path:
     """``COURSE_KUBECONFIG``, else the first file of ``KUBECONFIG``, else ~/.kube/config."""
-    explicit = os.environ.get("COURSE_KUBECONFIG")
-    if explicit:
-        return Path(explicit).expanduser()
-    env = os.environ.get("KUBECONFIG")
-    if env:
-        return Path(env.split(os.pathsep)[0]).expanduser()
-    return Path.home() / ".kube" / "config"
+    return settings().kubeconfig
 
 
 class KubeconfigBackend:

@@ -27,6 +27,7 @@ from . import config
 from .errors import ClusterError
 from .locks import APT_LOCK, file_lock
 from .progress import Progress
+from .settings import settings
 
 CGROUP_MOUNT = Path("/sys/fs/cgroup")
 
@@ -533,8 +534,7 @@ def iptables_usable() -> bool:
 
 def kube_proxy_mode(env: Mapping[str, str] | None = None) -> str:
     """nftables where the kernel supports it, else iptables (``COURSE_KUBE_PROXY_MODE`` picks)."""
-    env = os.environ if env is None else env
-    wanted = env.get("COURSE_KUBE_PROXY_MODE", "").strip().lower()
+    wanted = settings(env).kube_proxy_mode
     if wanted and wanted not in PROXY_MODES:
         raise ClusterError(
             f"COURSE_KUBE_PROXY_MODE={wanted!r} is not a kube-proxy mode: set it to nftables, "

@@ -34,6 +34,7 @@ from . import auditpolicy, authnconfig, build, components, config, kindimage, pk
 from .errors import ClusterError
 from .kindimage import docker_available
 from .progress import Progress
+from .settings import settings
 
 CLUSTER_NAME = "sa-course"
 NODE = f"{CLUSTER_NAME}-control-plane"
@@ -316,7 +317,7 @@ def ensure_kind(layout: config.Layout, progress: Progress) -> Path:
     found = find_kind(layout)
     if found:
         return found
-    url = os.environ.get("KIND_DOWNLOAD_URL") or kind_download_url()
+    url = settings().kind_download_url or kind_download_url()
     progress.say(f"downloading kind {config.KIND_VERSION} (once) from {url}")
     if download_kind(downloaded_kind(layout), url):
         return downloaded_kind(layout)

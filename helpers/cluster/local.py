@@ -29,6 +29,7 @@ from pathlib import Path
 from . import auditpolicy, authnconfig, build, components, config, host, pki, toolsimage, versions
 from .errors import ClusterError, ComponentFailed
 from .progress import Progress
+from .settings import settings
 from .supervise import Supervisor
 
 #: containerd 2.x puts shim sockets here whatever its state dir; removed when empty.
@@ -154,11 +155,7 @@ class LocalCluster:
                 "again."
             )
         running = self._recorded().get("kubernetes", "")
-        if (
-            current.healthy
-            and os.environ.get(versions.ENV)
-            and running != config.KUBERNETES_VERSION
-        ):
+        if current.healthy and settings().kubernetes and running != config.KUBERNETES_VERSION:
             raise ClusterError(
                 f"The running local cluster is Kubernetes {running}, not the "
                 f"{config.KUBERNETES_VERSION} that {versions.ENV} asks for: run `make "

@@ -28,6 +28,7 @@ from functools import cache
 from pathlib import Path
 
 from .errors import ClusterError
+from .settings import VERSION_ENV, settings
 
 __all__ = [
     "CONTAINERD",
@@ -43,7 +44,7 @@ __all__ = [
     "supported",
 ]
 
-ENV = "COURSE_K8S_VERSION"
+ENV = VERSION_ENV
 #: The oldest minor the course supports (tokens bound to a Node, the newest feature it
 #: shows on every version, are beta and on by default from 1.30; 1.33 is the oldest
 #: release still served by its providers when this was written).
@@ -125,7 +126,7 @@ def resolve(spec: str | None = None, gomodcache: Path | None = None) -> Release:
     A patch outside the table is looked up on the Go module proxy, with ``gomodcache`` as
     the module cache (the course's build cache).
     """
-    text = (os.environ.get(ENV, "") if spec is None else spec).strip()
+    text = (settings().kubernetes if spec is None else spec).strip()
     return _resolve(text, gomodcache)
 
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import sys
 from collections.abc import Sequence
 
 from ..cluster.errors import ClusterError
+from ..cluster.settings import settings
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -31,7 +31,7 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m helpers.workshop", description=__doc__)
     p.add_argument(
         "--name",
-        default=os.environ.get("COURSE_WORKSHOP", "ws1"),
+        default=settings().workshop,
         help="the workshop's name, the first part of every prefix (default ws1)",
     )
     p.add_argument(
