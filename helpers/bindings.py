@@ -8,8 +8,6 @@ when it cleans up. Bindings that also name anyone outside the lab's namespace ar
 
 from __future__ import annotations
 
-from typing import Any
-
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
@@ -32,19 +30,19 @@ def binds_only(subject: client.RbacV1Subject, namespace: str) -> bool:
     return False
 
 
-def delete_lab_cluster_bindings(course: Any, namespace: str) -> list[str]:
+def delete_lab_cluster_bindings(rbac: client.RbacAuthorizationV1Api, namespace: str) -> list[str]:
     """Delete ClusterRoleBindings that only bind subjects of ``namespace``; return their names.
 
     Where this identity may not delete one (an existing cluster grants deletes only for
     the course's own names), it says so in one line and leaves it.
     """
     removed = []
-    for crb in course.rbac.list_cluster_role_binding().items:
+    for crb in rbac.list_cluster_role_binding().items:
         subjects = crb.subjects or []
         if not subjects or not all(binds_only(s, namespace) for s in subjects):
             continue
         try:
-            course.rbac.delete_cluster_role_binding(crb.metadata.name)
+            rbac.delete_cluster_role_binding(crb.metadata.name)
             removed.append(crb.metadata.name)
         except ApiException as exc:
             if exc.status == 403:

@@ -387,7 +387,7 @@ class Lab:
         A ClusterRoleBinding from an earlier run names the lab's accounts by namespace and
         name, so it would grant the new accounts of the same names the same rights.
         """
-        delete_lab_cluster_bindings(self.course, self.namespace)
+        delete_lab_cluster_bindings(self.course.rbac, self.namespace)
         self.course.fresh_namespace(self.namespace)
         self.cleaned_up = False
 
@@ -405,7 +405,7 @@ class Lab:
             )
             _show(text, text.replace("**", "").replace("*", ""))
             return
-        delete_lab_cluster_bindings(self.course, self.namespace)
+        delete_lab_cluster_bindings(self.course.rbac, self.namespace)
         self.course.delete_namespace(self.namespace)
         self.cleaned_up = True
 

@@ -193,7 +193,7 @@ def effective_grants(course: Course, namespace: str, account: str) -> set[Grant]
 
 
 def sa_can(
-    course: Course,
+    authz: client.AuthorizationV1Api,
     sa_namespace: str,
     sa_name: str,
     verb: str,
@@ -205,7 +205,7 @@ def sa_can(
 ) -> bool:
     """Would RBAC let this ServiceAccount do it? (a SubjectAccessReview with its groups)."""
     status = can_i(
-        course.authz,
+        authz,
         verb,
         resource,
         user=sa_username(sa_namespace, sa_name),
@@ -222,12 +222,16 @@ Request = tuple[str, str, str, str | None]
 
 
 def sa_can_request(
-    course: Course, sa_namespace: str, sa_name: str, req: Request, where: str | None = None
+    authz: client.AuthorizationV1Api,
+    sa_namespace: str,
+    sa_name: str,
+    req: Request,
+    where: str | None = None,
 ) -> bool:
     """:func:`sa_can` for a :data:`Request`, in ``where`` (default: the SA's namespace)."""
     verb, resource, group, sub = req
     return sa_can(
-        course,
+        authz,
         sa_namespace,
         sa_name,
         verb,
@@ -280,7 +284,7 @@ def as_token(value: object, variable: str) -> Token:
 
 
 def wait_until_rejected(
-    course: Course,
+    authn: client.AuthenticationV1Api,
     token: Token | str,
     *,
     audiences: Sequence[str] | None = None,
@@ -297,14 +301,14 @@ def wait_until_rejected(
     start = time.monotonic()
     try:
         rejection = revocation.wait_until_rejected(
-            course.authn, token, audiences, timeout=timeout, interval=0.5
+            authn, token, audiences, timeout=timeout, interval=0.5
         )
     except ClusterError:
         return False, time.monotonic() - start, ""
     return True, rejection.seconds, rejection.error
 
 
-def why_legacy_token_refused(course: Course, namespace: str, token: Token) -> str | None:
+def why_legacy_token_refused(core: client.CoreV1Api, namespace: str, token: Token) -> str | None:
     """Why the API server would refuse this legacy token, from the objects it reads; or ``None``.
 
     It accepts a legacy token while its ServiceAccount exists with the UID the token names,
@@ -318,14 +322,14 @@ def why_legacy_token_refused(course: Course, namespace: str, token: Token) -> st
     prefix = "kubernetes.io/serviceaccount/"
     account = claims.get(prefix + "service-account.name", "?")
     secret_name = claims.get(prefix + "secret.name", "?")
-    sa = get_or_none(lambda: course.core.read_namespaced_service_account(account, namespace))
+    sa = get_or_none(lambda: core.read_namespaced_service_account(account, namespace))
     if sa is None:
         return f"ServiceAccount `{account}` is gone"
     if sa.metadata.uid != claims.get(prefix + "service-account.uid"):
         return f"ServiceAccount `{account}` was deleted and created again (a new UID)"
     if sa.metadata.deletion_timestamp is not None:
         return f"ServiceAccount `{account}` is being deleted"
-    secret = get_or_none(lambda: course.core.read_namespaced_secret(secret_name, namespace))
+    secret = get_or_none(lambda: core.read_namespaced_secret(secret_name, namespace))
     if secret is None:
         return f"Secret `{secret_name}` was deleted"
     if secret.metadata.deletion_timestamp is not None:
@@ -338,14 +342,19 @@ def why_legacy_token_refused(course: Course, namespace: str, token: Token) -> st
 
 
 def token_of(
-    course: Course, value: object, variable: str, namespace: str, account: str, words: str
+    authn: client.AuthenticationV1Api,
+    value: object,
+    variable: str,
+    namespace: str,
+    account: str,
+    words: str,
 ) -> tuple[Token, Any]:
     """The learner's token and its TokenReview, or *Not yet* unless it is ``account``'s.
 
     ``words`` names the account in the message ("the controller's account").
     """
     token = as_token(value, variable)
-    status = review_token(course.authn, token)
+    status = review_token(authn, token)
     if not status.authenticated:
         raise NotYet(f"the API server does not accept this token: {status.error}.")
     who = status.user.username
@@ -410,11 +419,11 @@ def secret_token(secret: client.V1Secret) -> Token | None:
         return None
 
 
-def legacy_secrets(course: Course, namespace: str) -> list[client.V1Secret]:
+def legacy_secrets(core: client.CoreV1Api, namespace: str) -> list[client.V1Secret]:
     """The legacy token Secrets of a namespace (not those being deleted)."""
     return [
         s
-        for s in course.core.list_namespaced_secret(namespace).items
+        for s in core.list_namespaced_secret(namespace).items
         if s.type == LEGACY_SECRET_TYPE and s.metadata.deletion_timestamp is None
     ]
 
@@ -424,9 +433,11 @@ def exists(read: Callable[[], object]) -> bool:
     return not gone(read)
 
 
-def live_pods(course: Course, namespace: str, selector: str | None = None) -> list[client.V1Pod]:
+def live_pods(
+    core: client.CoreV1Api, namespace: str, selector: str | None = None
+) -> list[client.V1Pod]:
     """Pods that are not being deleted (a rollout leaves terminating ones behind briefly)."""
-    pods = course.core.list_namespaced_pod(namespace, label_selector=selector).items
+    pods = core.list_namespaced_pod(namespace, label_selector=selector).items
     return [p for p in pods if p.metadata.deletion_timestamp is None]
 
 
@@ -435,7 +446,7 @@ def _running(pod: client.V1Pod) -> bool:
     return pod.status.phase == "Running" and bool(statuses) and all(c.ready for c in statuses)
 
 
-def pod_trouble(course: Course, pod: client.V1Pod) -> str | None:
+def pod_trouble(core: client.CoreV1Api, pod: client.V1Pod) -> str | None:
     """Why ``pod`` is not running, in words; ``None`` if it runs.
 
     A Secret volume whose Secret is gone is named (the Pod then waits forever).
@@ -444,7 +455,7 @@ def pod_trouble(course: Course, pod: client.V1Pod) -> str | None:
         return None
     for volume in pod.spec.volumes or []:
         if volume.secret is not None and not exists(
-            lambda v=volume: course.core.read_namespaced_secret(
+            lambda v=volume: core.read_namespaced_secret(
                 v.secret.secret_name, pod.metadata.namespace
             )
         ):
@@ -457,14 +468,14 @@ def pod_trouble(course: Course, pod: client.V1Pod) -> str | None:
 
 
 def wait_for_pods(
-    course: Course, namespace: str, selector: str | None = None, *, timeout: float = 30
+    core: client.CoreV1Api, namespace: str, selector: str | None = None, *, timeout: float = 30
 ) -> list[client.V1Pod]:
     """Wait until every live Pod (matching ``selector``) runs; return them.
 
     Returns what there is after ``timeout`` (the caller says what is wrong with it).
     """
     return read_until(
-        lambda: live_pods(course, namespace, selector),
+        lambda: live_pods(core, namespace, selector),
         lambda pods: bool(pods) and all(_running(p) for p in pods),
         timeout=timeout,
         interval=0.3,
@@ -472,7 +483,7 @@ def wait_for_pods(
 
 
 def wait_for_named_pod(
-    course: Course, namespace: str, name: str, *, timeout: float = 30, absent: float = 3
+    core: client.CoreV1Api, namespace: str, name: str, *, timeout: float = 30, absent: float = 3
 ) -> client.V1Pod | None:
     """Pod ``name`` once it runs (or what it is after ``timeout``); ``None`` if there is none.
 
@@ -482,7 +493,7 @@ def wait_for_named_pod(
     start = time.monotonic()
     deadline = start + timeout
     while True:
-        pod = get_or_none(lambda: course.core.read_namespaced_pod(name, namespace))
+        pod = get_or_none(lambda: core.read_namespaced_pod(name, namespace))
         if pod is not None and pod.metadata.deletion_timestamp is not None:
             pod = None
         if pod is not None and (_running(pod) or pod.status.phase in {"Failed", "Succeeded"}):
@@ -494,7 +505,7 @@ def wait_for_named_pod(
 
 
 def wait_for_tokens(
-    course: Course, namespace: str, names: Iterable[str], timeout: float = 30
+    core: client.CoreV1Api, namespace: str, names: Iterable[str], timeout: float = 30
 ) -> dict[str, Token]:
     """Wait until the tokens controller has filled each legacy Secret; return the tokens."""
     pending = list(names)
@@ -502,7 +513,7 @@ def wait_for_tokens(
 
     def all_filled() -> bool:
         for name in list(pending):
-            token = secret_token(course.core.read_namespaced_secret(name, namespace))
+            token = secret_token(core.read_namespaced_secret(name, namespace))
             if token is not None:
                 tokens[name] = token
                 pending.remove(name)
@@ -519,7 +530,7 @@ def wait_for_tokens(
     return tokens
 
 
-def token_source(course: Course, pod: client.V1Pod) -> str | None:
+def token_source(core: client.CoreV1Api, pod: client.V1Pod) -> str | None:
     """How ``pod`` gets a ServiceAccount token, in words; ``None`` if it has none.
 
     Looks for a projected ``serviceAccountToken`` source (what automount adds, or a custom
@@ -533,7 +544,7 @@ def token_source(course: Course, pod: client.V1Pod) -> str | None:
                     return f"a projected token (volume `{volume.name}`)"
         if volume.secret is not None:
             secret = get_or_none(
-                lambda volume=volume: course.core.read_namespaced_secret(
+                lambda volume=volume: core.read_namespaced_secret(
                     volume.secret.secret_name, namespace
                 )
             )

@@ -227,7 +227,7 @@ class Revoke(Question):
                 raise self._still_works(refused)
             rejected, waited, error = True, 0.0, status.error or ""
         else:
-            rejected, waited, error = wait_until_rejected(lab.course, lab.leaked_token)
+            rejected, waited, error = wait_until_rejected(lab.course.authn, lab.leaked_token)
             if not rejected:
                 raise NotYet(
                     f"{why}, yet the API server still accepts the leaked token after "
@@ -386,7 +386,7 @@ class LeakedTokenLab(Lab):
         course, ns = self.course, self.namespace
         self.fresh()
         apply(course, _manifests(), ns)
-        self.tokens = wait_for_tokens(course, ns, TOKEN_SECRETS)
+        self.tokens = wait_for_tokens(course.core, ns, TOKEN_SECRETS)
         for name in USED:  # a real request with each of these tokens marks it as used
             api = course.client_for_token(self.tokens[name])
             try:
@@ -406,7 +406,7 @@ class LeakedTokenLab(Lab):
     # -- what the questions look at ----------------------------------------------------------
     def holder(self) -> Any:
         """The Secret that holds the leaked token now, if any."""
-        for secret in legacy_secrets(self.course, self.namespace):
+        for secret in legacy_secrets(self.course.core, self.namespace):
             if secret_token(secret) == self.leaked_token:
                 return secret
         return None
@@ -422,7 +422,7 @@ class LeakedTokenLab(Lab):
     def refused(self) -> dict[str, str | None]:
         """For each of the scenario's legacy tokens: why the API server would refuse it now."""
         return {
-            name: why_legacy_token_refused(self.course, self.namespace, token)
+            name: why_legacy_token_refused(self.course.core, self.namespace, token)
             for name, token in self.tokens.items()
         }
 
@@ -439,7 +439,7 @@ class LeakedTokenLab(Lab):
                 {k: v for k, v in (s.metadata.labels or {}).items() if k != LAST_USED_LABEL},
                 s.metadata.annotations or {},
             )
-            for s in legacy_secrets(self.course, ns)
+            for s in legacy_secrets(self.course.core, ns)
         }
         return {"accounts": accounts, "secrets": secrets}
 

@@ -322,7 +322,7 @@ class UseToken(Question):
     def evaluate(self, TOKEN: object) -> str:
         lab: LeastPrivilegeLab = self.lab  # type: ignore[assignment]
         course, ns = lab.course, lab.namespace
-        token, _ = token_of(course, TOKEN, "TOKEN", ns, ACCOUNT, "the controller's account")
+        token, _ = token_of(course.authn, TOKEN, "TOKEN", ns, ACCOUNT, "the controller's account")
         if token.kind == "legacy":
             raise NotYet(
                 "this token works, but it is a legacy token that never expires; "
@@ -400,7 +400,7 @@ class SecretReaders(Question):
             truth = {
                 name
                 for name in accounts
-                if sa_can(course, ns, name, "get", "secrets", namespace=ns)
+                if sa_can(course.authz, ns, name, "get", "secrets", namespace=ns)
             }
             if answer != truth:
                 raise set_mismatch(
@@ -448,7 +448,7 @@ class LeastPrivilegeLab(Lab):
     # -- what the questions ask RBAC ---------------------------------------------------------
     def can(self, account: str, req: Request, where: str | None = None) -> bool:
         """May ServiceAccount ``account`` make ``req`` in ``where`` (default: the lab namespace)?"""
-        return sa_can_request(self.course, self.namespace, account, req, where)
+        return sa_can_request(self.course.authz, self.namespace, account, req, where)
 
     def grants_anything(self) -> bool:
         """May the controller make any request it needs, here or in another namespace?"""

@@ -236,7 +236,7 @@ class FixToken(Question):
     def evaluate(self) -> str:
         lab: DiagnoseLab = self.lab  # type: ignore[assignment]
         course, ns = lab.course, lab.namespace
-        pod = wait_for_named_pod(course, ns, "reporter")
+        pod = wait_for_named_pod(course.core, ns, "reporter")
         if pod is None:
             raise NotYet("there is no Pod `reporter` now: create it again.")
         if pod.metadata.uid == lab.initial_uids["reporter"]:
@@ -305,7 +305,7 @@ class FixBinding(Question):
         course, ns = lab.course, lab.namespace
 
         def can(account: str, req: Request, where: str = ns) -> bool:
-            return sa_can_request(course, ns, account, req, where)
+            return sa_can_request(course.authz, ns, account, req, where)
 
         bindings = course.rbac.list_namespaced_role_binding(ns).items
         now = {b.metadata.name: b.metadata.resource_version for b in bindings}
@@ -406,7 +406,7 @@ class DiagnoseLab(Lab):
         course, ns = self.course, self.namespace
         self.fresh()
         apply(course, _manifests(), ns)
-        pods = wait_for_pods(course, ns)
+        pods = wait_for_pods(course.core, ns)
         self.initial_uids = {p.metadata.name: p.metadata.uid for p in pods}
         # what each workload got, from its own log (and the same request, replayed)
         self.initial_status = {}

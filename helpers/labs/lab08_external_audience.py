@@ -272,7 +272,7 @@ class ExternalAudienceLab(Lab):
         course, ns = self.course, self.namespace
         self.fresh()
         apply(course, _manifests(), ns)
-        wait_for_pods(course, ns)
+        wait_for_pods(course.core, ns)
         self.issuer = json.loads(course.get_raw("/.well-known/openid-configuration"))["issuer"]
         return self
 

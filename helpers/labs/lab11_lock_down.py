@@ -171,7 +171,7 @@ class FindLegacy(Question):
         answer = name_set(
             LEGACY_SECRETS, "LEGACY_SECRETS", "Secret", strip_prefix=(f"{ns}/", "secret/")
         )
-        now = {s.metadata.name for s in legacy_secrets(lab.course, ns)}
+        now = {s.metadata.name for s in legacy_secrets(lab.course.core, ns)}
         if answer in (now, set(LEGACY)):
             return (
                 "both never expire, and `ci-token` is used by nobody at all. Bound tokens "
@@ -265,19 +265,19 @@ class NoTokenWhereNotNeeded(Question):
         dep = wait_for_rollout(course, ns, app)
         if not dep.spec.replicas:
             raise NotYet(f"Deployment `{app}` is scaled to 0: lock it down, keep it running")
-        pods = wait_for_pods(course, ns, f"app={app}", timeout=10)
+        pods = wait_for_pods(course.core, ns, f"app={app}", timeout=10)
         problems = [
             f"Pod `{pod.metadata.name}` does not run: {trouble}"
             for pod in pods
-            if (trouble := pod_trouble(course, pod))
+            if (trouble := pod_trouble(course.core, pod))
         ]
-        with_token = [p for p in pods if token_source(course, p)]
+        with_token = [p for p in pods if token_source(course.core, p)]
         if with_token:
             problems.append(
                 f"Pod {_names(with_token)} of `{app}` still mounts a token (a Pod keeps the "
                 "volumes it was created with)"
             )
-        source = token_source(course, _next_pod(course, ns, dep))
+        source = token_source(course.core, _next_pod(course, ns, dep))
         if source:
             template = dep.spec.template.spec
             account = template.service_account_name or "default"
@@ -338,14 +338,14 @@ class RetireLegacy(Question):
         course, ns = lab.course, lab.namespace
         apps = client.AppsV1Api(course.api)
         generation = apps.read_namespaced_deployment("operator", ns).metadata.generation
-        remaining = sorted(s.metadata.name for s in legacy_secrets(course, ns))
+        remaining = sorted(s.metadata.name for s in legacy_secrets(course.core, ns))
         if generation == lab.initial_generations["operator"] and remaining == sorted(LEGACY):
             raise NotAttempted("Deployment `operator` and the legacy token Secrets are unchanged.")
         problems = self._operator_runs() + self._no_legacy_secret_left(remaining)
         if problems:
             raise NotYet("; ".join(problems) + ".")
         for name, token in lab.legacy_tokens.items():
-            rejected, _, _ = wait_until_rejected(course, token)
+            rejected, _, _ = wait_until_rejected(course.authn, token)
             if not rejected:
                 raise NotYet(f"the API server still accepts the token of `{name}`.")
         return (
@@ -358,19 +358,19 @@ class RetireLegacy(Question):
         lab: LockDownLab = self.lab  # type: ignore[assignment]
         course, ns = lab.course, lab.namespace
         stuck = any(
-            "does not exist" in (pod_trouble(course, p) or "")
-            for p in live_pods(course, ns, "app=operator")
+            "does not exist" in (pod_trouble(course.core, p) or "")
+            for p in live_pods(course.core, ns, "app=operator")
         )
         wait = 0 if stuck else 20  # a Pod whose Secret is gone never starts: do not wait
         dep = wait_for_rollout(course, ns, "operator", timeout=wait)
-        pods = live_pods(course, ns, "app=operator")
+        pods = live_pods(course.core, ns, "app=operator")
         if dep.spec.replicas and not stuck:
-            pods = wait_for_pods(course, ns, "app=operator", timeout=10)
+            pods = wait_for_pods(course.core, ns, "app=operator", timeout=10)
         problems = []
-        if not [p for p in pods if pod_trouble(course, p) is None]:
+        if not [p for p in pods if pod_trouble(course.core, p) is None]:
             problems.append("Deployment `operator` has no running Pod: the operator is down")
         for pod in pods:
-            trouble = pod_trouble(course, pod)
+            trouble = pod_trouble(course.core, pod)
             if trouble:
                 problems.append(f"Pod `{pod.metadata.name}` cannot start: {trouble}")
             else:
@@ -380,7 +380,7 @@ class RetireLegacy(Question):
     def _no_legacy_secret_left(self, remaining: list[str]) -> list[str]:
         """What each legacy token Secret still in the namespace means."""
         lab: LockDownLab = self.lab  # type: ignore[assignment]
-        secrets = {s.metadata.name: s for s in legacy_secrets(lab.course, lab.namespace)}
+        secrets = {s.metadata.name: s for s in legacy_secrets(lab.course.core, lab.namespace)}
         marked = [
             n
             for n in remaining
@@ -416,7 +416,7 @@ class RetireLegacy(Question):
                 name, token
             )
             why = ", which the API server now rejects: the operator is broken" if broken else ""
-            source = token_source(course, pod) or "a Secret"
+            source = token_source(course.core, pod) or "a Secret"
             return [f"Pod `{name}` still reads a legacy token, from {source}{why}"]
         status = review_token(course.authn, token)
         if not status.authenticated:
@@ -433,7 +433,7 @@ class RetireLegacy(Question):
     def _refused(self, name: str, token: Token) -> bool:
         """True once the operator in Pod ``name`` logs a 401 (within the 10 s auth cache)."""
         lab: LockDownLab = self.lab  # type: ignore[assignment]
-        if why_legacy_token_refused(lab.course, lab.namespace, token) is None:
+        if why_legacy_token_refused(lab.course.core, lab.namespace, token) is None:
             return False  # its token is still valid
         try:
             wait_for_call(lab.course.core, lab.namespace, name, status=401, timeout=AUTH_SETTLE)
@@ -474,12 +474,12 @@ class LockDownLab(Lab):
         course, ns = self.course, self.namespace
         self.fresh()
         apply(course, _manifests(), ns)
-        self.legacy_tokens = wait_for_tokens(course, ns, LEGACY)
+        self.legacy_tokens = wait_for_tokens(course.core, ns, LEGACY)
         for app in (*QUIET_APPS, "operator"):
             wait_for_rollout(course, ns, app)
-        wait_for_pods(course, ns)
+        wait_for_pods(course.core, ns)
         # the operator works with its legacy token: its own log says so
-        (operator,) = live_pods(course, ns, "app=operator")
+        (operator,) = live_pods(course.core, ns, "app=operator")
         wait_for_call(course.core, ns, operator.metadata.name, status=200, timeout=30)
         self.initial_accounts = {
             name: course.core.read_namespaced_service_account(name, ns).metadata.resource_version

@@ -239,7 +239,7 @@ class ProveIt(Question):
         lab = self.lab
         assert lab is not None
         course, ns = lab.course, lab.namespace
-        token, _ = token_of(course, TOKEN, "TOKEN", ns, TARGET, "`payments`")
+        token, _ = token_of(course.authn, TOKEN, "TOKEN", ns, TARGET, "`payments`")
         if token.kind == "legacy":
             raise NotYet(
                 "this is `payments`' legacy token (support's path, and it never expires); "

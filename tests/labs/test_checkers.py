@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import re
@@ -38,11 +39,10 @@ from helpers import (
 from helpers.accounts import create_legacy_token
 from helpers.course import Course
 from helpers.labs import (
+    LABS,
     lab02_leaked_token,
-    lab04_least_privilege,
     lab07_401_or_403,
     lab08_external_audience,
-    lab11_lock_down,
     lab12_who_can_become,
 )
 from helpers.labs.checks import CORRECT, NOT_ATTEMPTED, NOT_YET, Lab, Question, Result, ____
@@ -50,13 +50,10 @@ from helpers.labs.checks import CORRECT, NOT_ATTEMPTED, NOT_YET, Lab, Question, 
 #: They judge only the API server's answers to objects they make (tests/run.py: not on kind).
 pytestmark = [pytest.mark.cluster, pytest.mark.api_only]
 
+#: Every lab of the registry (helpers.labs.LABS): a new lab is tested here without an edit,
+#: and test_every_question_has_wrong_answers / …_other_right_answers fail until it has cases.
 MODULES: dict[str, ModuleType] = {
-    "02": lab02_leaked_token,
-    "04": lab04_least_privilege,
-    "07": lab07_401_or_403,
-    "08": lab08_external_audience,
-    "11": lab11_lock_down,
-    "12": lab12_who_can_become,
+    number: importlib.import_module(module) for number, module in LABS.items()
 }
 
 
@@ -1414,6 +1411,119 @@ def _viewer_proxies_to_kubelets(lab: Lab) -> dict[str, Any]:
     return {"BECOMERS": {"ci-runner", "support", "ops"}}
 
 
+def _ops_token(lab: Lab) -> str:
+    return _token(lab, "ops", "--duration=10m")
+
+
+def _becomers_by_kubectl(lab: Lab) -> dict[str, Any]:
+    """q1 the way notebook 04 asks: `kubectl auth can-i --as` for each account and path."""
+    asks = [  # a subresource is a flag: `serviceaccounts/token` would mean the account `token`
+        ("create", "pods", "--subresource="),
+        ("create", "pods", "--subresource=exec"),
+        ("create", "serviceaccounts/payments", "--subresource=token"),
+        ("get", "secrets/payments-token", "--subresource="),
+        ("impersonate", "serviceaccounts/payments", "--subresource="),
+    ]
+    becomers = set()
+    for account in ("ci-runner", "support", "ops", "ops-bot", "viewer", "auditor"):
+        for verb, target, subresource in asks:
+            said = kubectl(
+                lab, "auth", "can-i", verb, target, subresource, f"--as={user(lab, account)}",
+                check=False,
+            )  # fmt: skip
+            if said.strip() == "yes":
+                becomers.add(account)
+                break
+    return {"BECOMERS": becomers}
+
+
+def _tokenrequest_object_as_ops(lab: Lab) -> dict[str, Any]:
+    """q2 with the API object itself: a TokenRequest sent by a client holding ops's token."""
+    from kubernetes import client
+
+    as_ops = client.CoreV1Api(lab.course.client_for_token(_ops_token(lab)))
+    body = client.AuthenticationV1TokenRequest(
+        spec=client.V1TokenRequestSpec(audiences=[], expiration_seconds=600)
+    )
+    sent = as_ops.create_namespaced_service_account_token("payments", lab.namespace, body)
+    return {"TOKEN": sent.status.token}
+
+
+def _kubectl_with_ops_token(lab: Lab) -> dict[str, Any]:
+    """q2 from a shell: kubectl with ops's token and nothing else of the admin's kubeconfig."""
+    conf = lab.course.api.configuration
+    out = lab.course.kubectl(
+        "--kubeconfig=/dev/null",
+        f"--server={conf.host}",
+        f"--certificate-authority={conf.ssl_ca_cert}",
+        f"--token={_ops_token(lab)}",
+        "-n",
+        lab.namespace,
+        "create",
+        "token",
+        "payments",
+    )
+    return {"TOKEN": out.strip()}
+
+
+def _ops_role_patched(lab: Lab) -> None:
+    """q3 with a JSON patch that adds resourceNames to the one rule."""
+    patch = '[{"op": "add", "path": "/rules/0/resourceNames", "value": ["ops-bot"]}]'
+    kubectl(lab, "patch", "role", "ops", "--type=json", "-p", patch)
+
+
+def _ops_role_from_kubectl_create(lab: Lab) -> None:
+    """q3 as `kubectl create role … --dry-run=client -o yaml | kubectl apply -f -`."""
+    text = kubectl(
+        lab,
+        "create",
+        "role",
+        "ops",
+        "--verb=create",
+        "--resource=serviceaccounts/token",
+        "--resource-name=ops-bot",
+        "--dry-run=client",
+        "-o",
+        "yaml",
+    )
+    kubectl(lab, "apply", "-f", "-", input=text)
+
+
+def _ops_gets_a_new_role(lab: Lab) -> None:
+    """q3 by replacing the Role: delete `ops`, bind a narrow Role of another name to ops."""
+    from helpers import become
+
+    ns = lab.namespace
+    rbac = lab.course.rbac
+    rbac.delete_namespaced_role_binding("ops", ns)
+    rbac.delete_namespaced_role("ops", ns)
+    role = become.role("ops-mints-ops-bot", ["create"], "serviceaccounts/token")
+    role["rules"][0]["resourceNames"] = ["ops-bot"]
+    rbac.create_namespaced_role(ns, role)
+    rbac.create_namespaced_role_binding(
+        ns, become.binding(ns, "ops-mints-ops-bot", "Role", "ops-mints-ops-bot", "ops")
+    )
+
+
+RIGHT12 = {
+    1: [
+        Right(
+            "usernames-in-a-list",
+            lambda lab: {"BECOMERS": [user(lab, a) for a in ("ops", "support", "ci-runner")]},
+        ),
+        Right("kubectl-auth-can-i", _becomers_by_kubectl),
+    ],
+    2: [
+        Right("tokenrequest-object", _tokenrequest_object_as_ops),
+        Right("kubectl-with-ops-token", _kubectl_with_ops_token),
+    ],
+    3: [
+        Right("kubectl-patch-json", _ops_role_patched),
+        Right("kubectl-create-role-apply", _ops_role_from_kubectl_create),
+        Right("a-role-of-its-own", _ops_gets_a_new_role),
+    ],
+}
+
 LAB12 = {
     1: [
         Wrong("missed-the-secret", answer(BECOMERS={"ci-runner", "ops"}), ("missed 1",)),
@@ -1526,6 +1636,7 @@ RIGHT: dict[str, dict[int, list[Right]]] = {
     "07": RIGHT07,
     "08": RIGHT08,
     "11": RIGHT11,
+    "12": RIGHT12,
 }
 RIGHT_CASES = [
     pytest.param(number, q, right, id=f"lab{number}-q{q}-{right.id}")
@@ -1596,7 +1707,8 @@ def test_solution(number: str, q: int, make_lab: Callable[..., Lab]) -> None:
 
 
 def test_every_question_has_other_right_answers() -> None:
-    """Each question of these labs is answered by at least one route besides the solution."""
+    """Each question of every lab is answered by at least one route besides the solution."""
+    assert set(RIGHT) == set(MODULES), "every lab has other right answers"
     for number, by_question in RIGHT.items():
         questions = len(_lab_class(MODULES[number]).question_types)
         assert set(by_question) == set(range(1, questions + 1)), number

@@ -329,6 +329,7 @@ class _FakeCore:
 class _FakeCourse:
     def __init__(self) -> None:
         self.core = _FakeCore()
+        self.rbac = None  # delete_lab_cluster_bindings is replaced below
         self.deleted: list[str] = []
 
     def delete_namespace(self, name: str) -> None:
@@ -340,7 +341,7 @@ class _Tiny(Lab):
 
 
 def _tiny(monkeypatch: pytest.MonkeyPatch) -> tuple[_Tiny, _FakeCourse]:
-    monkeypatch.setattr(checks, "delete_lab_cluster_bindings", lambda course, ns: [])
+    monkeypatch.setattr(checks, "delete_lab_cluster_bindings", lambda rbac, ns: [])
     course = _FakeCourse()
     return _Tiny(course, "lab-99-tiny"), course
 
