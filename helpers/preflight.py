@@ -3,7 +3,8 @@
 On its own clusters (local, kind) the course is ``system:masters``. On an existing cluster
 (``COURSE_BACKEND=kubeconfig``) it is whoever the kubeconfig names, and a missing
 permission would stop a notebook halfway. :data:`NEEDS` lists every request the notebooks,
-labs and helpers make as that identity — API calls, ``kubectl`` commands, and what RBAC's
+labs and helpers make as that identity (read from ``preflight_needs.yaml``, a data file)
+— API calls, ``kubectl`` commands, and what RBAC's
 escalation check demands when a notebook creates a Role or a binding (you may only grant
 what you hold, or what you may ``bind``) — each with the notebook or lab that needs it.
 
@@ -66,6 +67,7 @@ __all__ = [
     "missing_permissions",
     "needs_table",
     "parse_permission",
+    "readme_needs",
     "rule_atoms",
 ]
 
@@ -229,7 +231,7 @@ class _Spec:
     def __init__(self) -> None:
         self.raw: _Raw = []
 
-    def add(self, who: str, scope: str, perms: str, what: str, *names: str) -> None:
+    def add(self, who: str, scope: str, perms: str, what: str, names: Sequence[str] = ()) -> None:
         for perm in _expand(perms):
             for name in names or ("",):
                 need = Need(**parse_permission(perm), scope=scope, name=name)  # type: ignore[arg-type]
@@ -239,16 +241,16 @@ class _Spec:
         """``course.fresh_namespace()``: delete a leftover, create, wait for ``default``."""
         what = "course.fresh_namespace() deletes a leftover namespace and creates it anew"
         self.add(who, CLUSTER, "create namespaces", what)
-        self.add(who, CLUSTER, "get,delete namespaces", what, namespace)
+        self.add(who, CLUSTER, "get,delete namespaces", what, [namespace])
         self.add(who, namespace, "get serviceaccounts", "…and waits for its `default` account")
 
-    def apply(self, who: str, scope: str, kinds: str, what: str, *names: str) -> None:
+    def apply(self, who: str, scope: str, kinds: str, what: str, names: Sequence[str] = ()) -> None:
         """``kubectl apply`` of new objects: GET (404), then POST.
 
         (It also reads the namespace, and carries on when that is refused; and it PATCHes
         only an object that exists and differs, which no cell's re-run makes.)
         """
-        self.add(who, scope, f"get {kinds}", what, *names)
+        self.add(who, scope, f"get {kinds}", what, names)
         self.add(who, scope, f"create {kinds}", what)  # a POST names no object: never named
 
     def seed(self, who: str, namespace: str, kinds: str) -> None:
@@ -273,13 +275,13 @@ class _Spec:
         """``kubectl wait``, ``rollout status``: GET, then WATCH (LIST where watch-list is off)."""
         self.add(who, namespace, f"get,list,watch {kind}", what)
 
-    def delete(self, who: str, scope: str, kind: str, what: str, *names: str) -> None:
+    def delete(self, who: str, scope: str, kind: str, what: str, names: Sequence[str] = ()) -> None:
         """``kubectl delete``: DELETE, then (``--wait``) GET until it is gone."""
-        self.add(who, scope, f"delete,get {kind}", what, *names)
+        self.add(who, scope, f"delete,get {kind}", what, names)
         if kind == "pods":  # a Pod lingers for its grace period: kubectl watches it go
             self.add(who, scope, "list,watch pods", what + ", and waits until it is gone")
 
-    def binds(self, who: str, scope: str, bindings: str, *cluster_roles: str) -> None:
+    def binds(self, who: str, scope: str, bindings: str, cluster_roles: Sequence[str]) -> None:
         """RoleBindings (``bindings``, comma-separated) to ClusterRoles: that takes ``bind``.
 
         RBAC's escalation check lets a binding name a role only if you hold all it grants,
@@ -291,476 +293,51 @@ class _Spec:
             f"RoleBinding{'s' if many_b else ''} {bindings} bind{'' if many_b else 's'} "
             f"ClusterRole{'s' if many_r else ''} {', '.join(cluster_roles)}: that takes `bind`"
         )
-        self.add(who, scope, "bind clusterroles.rbac", what, *cluster_roles)
+        self.add(who, scope, "bind clusterroles.rbac", what, cluster_roles)
 
     def holds(self, who: str, scope: str, perms: str, role: str) -> None:
         """RBAC's escalation check: you may only grant (in a Role or binding) what you hold."""
         self.add(who, scope, perms, f"{role} grants it: you may only grant what you hold")
 
 
-#: kube-system's ConfigMap that says since when legacy tokens are tracked (notebooks 02, 10).
-TRACKING = "kube-apiserver-legacy-service-account-token-tracking"
+#: Every request of the course, by who makes it: the data :func:`_spec` reads.
+NEEDS_FILE = Path(__file__).with_name("preflight_needs.yaml")
+
+#: Each ask's first key names a :class:`_Spec` method and its first argument; the other
+#: keys are its other arguments (``in``, ``for``, ``as`` are Python keywords, hence the map).
+_ASKS: dict[str, tuple[str, str, dict[str, str]]] = {
+    "can": ("add", "perms", {"in": "scope", "for": "what", "names": "names"}),
+    "fresh": ("fresh", "namespace", {}),
+    "apply": ("apply", "kinds", {"in": "scope", "for": "what", "names": "names"}),
+    "seed": ("seed", "kinds", {"in": "namespace"}),
+    "audiences": ("audiences", "namespace", {}),
+    "exec": ("exec", "namespace", {"for": "what"}),
+    "wait": ("wait", "kind", {"in": "namespace", "for": "what"}),
+    "delete": ("delete", "kind", {"in": "scope", "for": "what", "names": "names"}),
+    "binds": ("binds", "bindings", {"in": "scope", "to": "cluster_roles"}),
+    "holds": ("holds", "perms", {"in": "scope", "as": "role"}),
+}
 
 
-def _spec() -> _Raw:
+def _ask(spec: _Spec, who: str, ask: dict[str, Any]) -> None:
+    """Replay one ask of :data:`NEEDS_FILE` on ``spec``."""
+    kind = next(iter(ask))
+    if kind not in _ASKS:
+        raise ValueError(f"{NEEDS_FILE.name}: {who}: {kind!r} is not an ask ({', '.join(_ASKS)})")
+    method, first, keys = _ASKS[kind]
+    unknown = set(ask) - {kind, *keys}
+    if unknown:
+        raise ValueError(f"{NEEDS_FILE.name}: {who}: {kind} takes no {', '.join(sorted(unknown))}")
+    args = {first: ask[kind], **{keys[k]: v for k, v in ask.items() if k != kind}}
+    getattr(spec, method)(who, **args)
+
+
+def _spec(path: Path = NEEDS_FILE) -> _Raw:
+    """Every (need, who, what) of the course, from :data:`NEEDS_FILE`, in its order."""
     s = _Spec()
-    everyone = "every notebook and lab"
-    s.add("kubectl", CLUSTER, "get /api /api/* /apis /apis/*", "API discovery")
-    s.add("kubectl", CLUSTER, "get /openapi/v3 /openapi/v3/*", "`apply -f` reads the schema")
-    s.add(everyone, CLUSTER, "get /version", "connect(), course.version(), `kubectl version`")
-
-    nb, ns = "notebook 00", "setup-ns"
-    s.fresh(nb, ns)
-    s.add(nb, CLUSTER, "list nodes", "`kubectl get nodes`, list_node()")
-    s.add(nb, CLUSTER, "get /.well-known/openid-configuration /openid/v1/jwks", "OIDC discovery")
-    s.audiences(nb, ns)
-
-    nb, ns, demo = "notebook 01", "controller-ns", "controller-ns-demo"
-    s.fresh(nb, ns)
-    s.add(nb, "kube-system", "list serviceaccounts", "the controllers' ServiceAccounts")
-    s.add(nb, CLUSTER, "create namespaces", "a namespace gets its `default` ServiceAccount")
-    s.add(nb, CLUSTER, "get,delete namespaces", "…and is deleted again", demo)
-    s.add(nb, demo, "get,delete serviceaccounts", "delete `default`, see it come back", "default")
-    s.apply(nb, ns, "serviceaccounts", "`kubectl apply -f 01-controller-sa.yaml`")
-    s.add(nb, ns, "get,list serviceaccounts", "`kubectl get serviceaccounts`")
-    s.add(nb, CLUSTER, "create selfsubjectreviews.authn", "`kubectl auth whoami`, whoami()")
-    s.add(nb, ns, "create serviceaccounts/token", "`kubectl create token`, create_token()")
-    s.add(nb, CLUSTER, "get /api/*", "get_api_resources() of the core API group")
-
-    nb, ns = "notebook 02", "legacy-ns"
-    s.fresh(nb, ns)
-    s.add(nb, ns, "create serviceaccounts", "`kubectl create serviceaccount`")
-    s.add(nb, ns, "get,list serviceaccounts secrets", "`kubectl get serviceaccounts,secrets`")
-    s.apply(nb, ns, "serviceaccounts secrets", "`kubectl apply` 02-*.yaml")
-    s.wait(nb, ns, "secrets", "`kubectl wait --for=jsonpath='{.data.token}'`")
-    s.add(nb, ns, "create secrets", "create_legacy_token() of the article's Secret")
-    s.add(nb, ns, "get configmaps", "the namespace's CA bundle, kube-root-ca.crt")
-    s.add(nb, "kube-system", "get configmaps", "the legacy-token tracking ConfigMap", TRACKING)
-    s.add(nb, CLUSTER, "create tokenreviews.authn", "TokenReview")
-    s.delete(nb, ns, "secrets", "`kubectl delete -f 02-legacy-token-secret.yaml`")
-    s.delete(
-        nb,
-        ns,
-        "serviceaccounts",
-        "`kubectl delete serviceaccount`: its token dies with it",
-        "controller-svc-legacy",
-    )
-
-    nb, ns = "notebook 03", "bound-ns"
-    s.fresh(nb, ns)
-    s.audiences(nb, ns)
-    s.add(nb, ns, "create,get serviceaccounts", "create_service_account()")
-    s.add(nb, CLUSTER, "get /.well-known/openid-configuration /openid/v1/jwks", "the issuer, JWKS")
-    s.add(nb, ns, "create serviceaccounts/token", "TokenRequest, `kubectl create token`")
-    s.add(nb, CLUSTER, "create tokenreviews.authn", "TokenReview")
-    s.add(nb, ns, "create,get,delete pods", "run_pod(), delete_pod()")
-    s.add(nb, ns, "create,get,list,delete secrets", "`kubectl create secret generic`")
-    s.add(nb, CLUSTER, "get nodes", "`kubectl get node`, read_node()")
-    s.add(nb, CLUSTER, "get /api/*", "get_api_resources() of the core API group")
-
-    nb, ns = "notebook 04", "controller-ns"
-    s.fresh(nb, ns)
-    s.apply(nb, ns, "serviceaccounts pods", "`kubectl apply` controller-svc, app-pod")
-    s.apply(nb, ns, "rolebindings.rbac", "`kubectl apply` the article's RoleBinding")
-    s.add(
-        nb,
-        ns,
-        "bind roles.rbac",
-        "its RoleBinding names Role controller-role before it exists: that takes `bind`",
-        "controller-role",
-    )
-    s.add(nb, ns, "get,list roles.rbac rolebindings.rbac", "`kubectl get rolebindings,roles`")
-    s.add(nb, ns, "impersonate serviceaccounts", "`kubectl auth can-i --as`", "controller-svc")
-    s.add(nb, CLUSTER, "create subjectaccessreviews.authz", "SubjectAccessReview, can_i()")
-    s.apply(nb, ns, "roles.rbac rolebindings.rbac", "`kubectl apply` 04-*.yaml")
-    s.holds(nb, ns, "get,list,watch pods; get pods/log", "Role controller-role")
-    s.holds(nb, ns, "get,list configmaps", "Role configmap-reader")
-    s.add(nb, ns, "create serviceaccounts/token; get pods", "create_token(), wait_for_pod()")
-    s.apply(nb, ns, "serviceaccounts roles.rbac rolebindings.rbac", "`kubectl apply` 04-binder")
-    s.holds(nb, ns, "create rolebindings.rbac", "Role rolebinding-writer")
-    s.apply(nb, ns, "resourcequotas", "`kubectl apply` 04-quota-no-pods.yaml")
-    s.add(nb, ns, "get resourcequotas", "waits until the quota controller counted the Pods")
-    s.add(nb, ns, "create pods", "a Pod that the quota refuses (admission's 403)")
-
-    nb, ns = "notebook 05", "controller-ns"
-    s.fresh(nb, ns)
-    s.audiences(nb, ns)
-    s.apply(nb, ns, "serviceaccounts pods", "`kubectl apply` 05-*.yaml")
-    s.wait(nb, ns, "pods", "`kubectl wait --for=condition=Ready`")
-    s.exec(nb, ns, "`kubectl exec`, exec_in_pod(): ls, cat, stat, readlink")
-    s.add(nb, ns, "get,patch pods", "`kubectl label pod vault-pod`")
-    s.add(nb, ns, "get configmaps serviceaccounts", "kube-root-ca.crt, the Pods' accounts")
-
-    nb, ns = "notebook 06", "controller-ns"
-    s.fresh(nb, ns)
-    s.apply(nb, ns, "serviceaccounts pods", "`kubectl apply` 01-*.yaml, 04-app-pod, 06-*.yaml")
-    s.apply(nb, ns, "roles.rbac rolebindings.rbac", "`kubectl apply` 04-*.yaml")
-    s.holds(nb, ns, "get,list,watch pods; get pods/log", "Role controller-role")
-    s.wait(nb, ns, "pods", "`kubectl wait --for=condition=Ready`")
-    s.exec(nb, ns, "`kubectl exec`, exec_in_pod(): env, getent, curl, kubectl")
-    s.add(nb, "default", "get services", "the `kubernetes` Service", "kubernetes")
-    s.add(nb, "default", "list endpointslices.discovery", "the `kubernetes` Service's endpoints")
-    s.add(nb, ns, "get pods/log", "`kubectl logs controller`, what the controller logged")
-    s.add(nb, ns, "get pods; create serviceaccounts/token", "read_pod_token(), create_token()")
-    s.add(nb, CLUSTER, "get nodes", "the Pod's Node")
-
-    nb, ns, crb = "notebook 07", "controller-ns", "controller-ns-auth-delegator"
-    s.fresh(nb, ns)
-    s.apply(nb, ns, "serviceaccounts pods", "`kubectl apply` 01-*.yaml, 05-*.yaml")
-    s.wait(nb, ns, "pods", "`kubectl wait --for=condition=Ready`")
-    s.exec(nb, ns, "`kubectl exec … cat` the token, read_pod_token()")
-    s.add(nb, CLUSTER, "create tokenreviews.authn", "`kubectl create -f 07-tokenreview.yaml`")
-    s.add(
-        nb,
-        CLUSTER,
-        "list customresourcedefinitions.apiextensions",
-        "`kubectl create -f` validates a TokenReview (no OpenAPI schema) against the CRDs",
-    )
-    s.add(
-        nb, CLUSTER, "list tokenreviews.authn", "`kubectl get tokenreviews` must get 405, not 403"
-    )
-    s.add(nb, ns, "get serviceaccounts", "the Pod's ServiceAccount")
-    s.add(nb, CLUSTER, "get nodes", "the Pod's Node")
-    s.add(
-        nb,
-        ns,
-        "create,get,delete secrets; create serviceaccounts/token; delete pods",
-        "a legacy token and a TokenRequest, then revoke them",
-    )
-    s.apply(nb, CLUSTER, "clusterrolebindings.rbac", "`kubectl apply -f 06-auth-delegator…`", crb)
-    s.holds(
-        nb,
-        CLUSTER,
-        "create tokenreviews.authn subjectaccessreviews.authz",
-        "ClusterRole system:auth-delegator",
-    )
-    s.delete(nb, CLUSTER, "clusterrolebindings.rbac", "`kubectl delete -f 06-auth-delegator…`", crb)
-
-    nb, ns, issuer_role = "notebook 08", "trust-ns", "system:service-account-issuer-discovery"
-    s.fresh(nb, ns)
-    s.audiences(nb, ns)
-    s.add(
-        nb,
-        CLUSTER,
-        "get clusterroles.rbac clusterrolebindings.rbac",
-        "who may read the discovery URLs",
-        issuer_role,
-    )
-    s.add(nb, CLUSTER, "create subjectaccessreviews.authz", "SubjectAccessReview of the URLs")
-    s.add(
-        nb,
-        ns,
-        "create,get serviceaccounts; create serviceaccounts/token; create,get secrets",
-        "accounts, a TokenRequest, a legacy token",
-    )
-    s.add(nb, CLUSTER, "get /openid/v1/jwks", "the JWKS as the admin sees it")
-    s.add(nb, ns, "create,get,delete pods", "run_pod(), delete_pod()")
-    s.exec(nb, ns, "read_pod_token()")
-    s.add(nb, CLUSTER, "create tokenreviews.authn", "TokenReview")
-
-    nb, ns = "notebook 09", "lifetimes-ns"
-    s.fresh(nb, ns)
-    s.audiences(nb, ns)
-    s.add(nb, ns, "create,get serviceaccounts; create,get pods", "ServiceAccount and Pod clock")
-    s.add(nb, ns, "create serviceaccounts/token", "`kubectl create token`, create_token()")
-    s.exec(nb, ns, "`kubectl exec`, read_pod_token(), exec_in_pod()")
-    s.add(nb, CLUSTER, "get /metrics", "the API server's serviceaccount_stale_tokens_total")
-    s.add(nb, CLUSTER, "create tokenreviews.authn", "TokenReview")
-
-    nb, ns = "notebook 10", "legacy-lifecycle-ns"
-    s.fresh(nb, ns)
-    s.add(nb, "kube-system", "get configmaps", "the legacy-token tracking ConfigMap", TRACKING)
-    s.add(nb, ns, "create,get,patch serviceaccounts", "ServiceAccount old-app and its `.secrets`")
-    s.add(nb, ns, "create,get,list,patch,delete secrets", "legacy tokens: label, list, delete")
-    s.add(nb, CLUSTER, "get /metrics", "the API server's legacy-token counters")
-    s.add(nb, CLUSTER, "create tokenreviews.authn", "TokenReview")
-    s.add(nb, ns, "list pods", "the cleaner's model looks at the Pods")
-    s.add(nb, ns, "create serviceaccounts/token", "`kubectl create token`, create_token()")
-
-    nb, good, bad = "notebook 11", "audit-good", "audit-bad"
-    crb = "audit-good-operator-reads-nodes"
-    s.fresh(nb, good)
-    s.fresh(nb, bad)
-    for ns in (good, bad):
-        s.apply(nb, ns, "serviceaccounts pods roles.rbac rolebindings.rbac", "`kubectl apply`")
-    s.apply(nb, bad, "secrets", "`kubectl apply -f 11-audit-bad.yaml`")
-    s.holds(nb, good, "get,list,watch pods", "Role pod-reader")
-    s.add(nb, good, "get pods/log", "what the operator logged: its calls succeed")
-    s.add(
-        nb,
-        bad,
-        "* configmaps",
-        "Role config-anything has verbs `*`: granting `*` takes holding `*`",
-    )
-    s.apply(
-        nb,
-        CLUSTER,
-        "clusterroles.rbac",
-        "`kubectl apply -f 11-audit-good.yaml`",
-        "audit-node-reader",
-    )
-    s.holds(nb, CLUSTER, "get,list nodes", "ClusterRole audit-node-reader")
-    s.apply(nb, CLUSTER, "clusterrolebindings.rbac", "`kubectl apply -f 11-audit-good.yaml`", crb)
-    s.binds(nb, bad, "ci-bot-admin", "cluster-admin")
-    s.add(nb, CLUSTER, "delete clusterrolebindings.rbac", "clean up", crb)
-    s.add(nb, CLUSTER, "delete clusterroles.rbac", "clean up", "audit-node-reader")
-    s.add(nb, bad, "get secrets", "wait_for_legacy_token()")
-    s.add(nb, good, "list pods", "the seeded Pods")
-    s.add(nb, bad, "list pods", "the seeded Pods")
-    s.add(
-        nb,
-        ANY_NAMESPACE,
-        "list serviceaccounts secrets pods roles.rbac rolebindings.rbac",
-        "the audit reads the whole cluster (read_cluster)",
-    )
-    s.add(
-        nb,
-        CLUSTER,
-        "list clusterroles.rbac clusterrolebindings.rbac",
-        "the audit reads the whole cluster (read_cluster)",
-    )
-    s.add(
-        nb,
-        bad,
-        "delete secrets roles.rbac rolebindings.rbac; create roles.rbac rolebindings.rbac",
-        "fix the findings",
-    )
-    s.holds(nb, bad, "get,list,watch,create,update,patch deployments.apps", "Role deployer")
-    s.holds(nb, bad, "get,list,watch configmaps", "Role config-reader")
-    s.add(nb, bad, "delete,get,create pods; create serviceaccounts", "re-create Pod web")
-
-    nb, ns = "notebook 12", "become-ns"
-    s.fresh(nb, ns)
-    s.add(nb, CLUSTER, "patch namespaces", "the namespace enforces PodSecurity `baseline`", ns)
-    s.apply(nb, ns, "serviceaccounts rolebindings.rbac", "`kubectl apply` deployer and intern")
-    s.add(
-        nb,
-        ns,
-        "bind clusterroles.rbac",
-        "RoleBindings deployer-edit, all-service-accounts-edit bind ClusterRole edit, and Role "
-        "intern-binds-edit grants `bind` on it: that takes `bind`",
-        "edit",
-    )
-    s.add(nb, ns, "create serviceaccounts/token", "create_token() of intern's own token")
-    s.add(nb, CLUSTER, "create subjectaccessreviews.authz", "what intern and deployer may do")
-    s.apply(nb, ns, "roles.rbac rolebindings.rbac", "`kubectl apply` one path's 12-*.yaml")
-    s.delete(nb, ns, "roles.rbac rolebindings.rbac", "`kubectl delete` it again: intern is reset")
-    s.holds(nb, ns, "create,get pods; get pods/log", "Role intern-creates-pods")
-    s.add(nb, ns, "delete,get pods", "delete_pod() of the Pod intern ran as deployer")
-    s.holds(nb, ns, "create serviceaccounts/token", "Role intern-mints-tokens")
-    s.add(nb, ns, "create secrets", "create_legacy_token() of deployer")
-    s.add(nb, ns, "get secrets", "…waits for its token", "deployer-token")
-    s.holds(nb, ns, "get secrets", "Role intern-reads-a-secret")
-    s.add(
-        nb,
-        ns,
-        "impersonate serviceaccounts",
-        "Role intern-impersonates grants it: you may only grant what you hold",
-        "deployer",
-    )
-    s.holds(nb, ns, "create rolebindings.rbac", "Role intern-binds-edit")
-    s.add(
-        nb,
-        ns,
-        "patch,escalate roles.rbac",
-        "Role intern-role grants `patch` and `escalate` on itself: granting `escalate` takes "
-        "holding it",
-        "intern-role",
-    )
-    s.add(nb, ns, "list serviceaccounts configmaps", "the group's members; what intern made")
-    s.add(nb, CLUSTER, "get /metrics", "does exec over WebSocket need `create`? (feature gates)")
-    s.add(nb, ns, "create,get pods", "the admin's Pod web runs as deployer (wait_for_pod)")
-    s.holds(nb, ns, "get,create pods/exec", "Role intern-execs")
-    s.add(nb, ns, "create roles.rbac rolebindings.rbac", "become.grant() of Role intern-execs")
-    s.add(nb, ns, "update roles.rbac", "become.grant() adds `create` to it", "intern-execs")
-    s.delete(nb, ns, "roles.rbac rolebindings.rbac", "`kubectl delete` it again", "intern-execs")
-    s.add(
-        nb,
-        ANY_NAMESPACE,
-        "list serviceaccounts secrets pods roles.rbac rolebindings.rbac",
-        "the can-become check reads the whole cluster (read_cluster)",
-    )
-    s.add(
-        nb,
-        CLUSTER,
-        "list clusterroles.rbac clusterrolebindings.rbac",
-        "the can-become check reads the whole cluster (read_cluster)",
-    )
-
-    nb, ns = "notebook 13", "kubelet-ns"
-    s.fresh(nb, ns)
-    s.apply(nb, ns, "serviceaccounts secrets pods", "`kubectl apply` 13-node-scenario.yaml")
-    s.add(nb, ns, "get pods", "wait_for_pod() of on-node")
-    s.add(
-        nb, CLUSTER, "create subjectaccessreviews.authz", "what the Node authorizer lets a node do"
-    )
-    s.add(nb, CLUSTER, "get nodes", "the node's labels, after NodeRestriction refused one")
-
-    nb, ns = "notebook 14", "audit-trail-ns"
-    s.fresh(nb, ns)
-    s.add(nb, ns, "create serviceaccounts", "ServiceAccount traced")
-    s.add(nb, ns, "create serviceaccounts/token", "create_token(): the token to follow")
-    s.add(nb, ns, "create,get secrets", "create_legacy_token(), and its wait for the token")
-    s.add(nb, CLUSTER, "create selfsubjectreviews.authn", "whoami(): who asked for the token")
-
-    nb, ns = "notebook 15", "rotation-ns"
-    s.fresh(nb, ns)
-    s.add(nb, ns, "create serviceaccounts", "ServiceAccount app")
-    s.add(nb, ns, "create serviceaccounts/token", "create_token(): a fresh token, and its kid")
-    s.add(nb, CLUSTER, "create tokenreviews.authn", "the API server on a token of the old key")
-    s.audiences(nb, ns)
-
-    # The signer and its Pods run only where a SelfSubjectAccessReview says this identity may
-    # make a ClusterRole that may `sign` and a ClusterTrustBundle (`attest`): that is no
-    # need of the course, and the notebook says so where it is missing.
-    nb, ns = "notebook 16", "podcert-ns"
-    s.fresh(nb, ns)
-    s.add(nb, CLUSTER, "get /metrics", "the API server's own feature gates")
-    s.add(nb, CLUSTER, "create selfsubjectaccessreviews.authz", "may you run a signer here?")
-    s.add(nb, CLUSTER, "get /apis/*", "which versions of certificates.k8s.io this cluster serves")
-
-    def lab(who: str, ns: str) -> None:
-        s.fresh(who, ns)
-        s.add(
-            who,
-            CLUSTER,
-            "list clusterrolebindings.rbac",
-            "Lab.fresh() and clean_up() look for ClusterRoleBindings of the lab",
-        )
-
-    who, ns = "lab 02", "lab-02-leak"
-    lab(who, ns)
-    s.seed(who, ns, "serviceaccounts secrets rolebindings.rbac")
-    s.binds(who, ns, "ci-runner-edit", "edit")
-    s.add(who, ns, "get,list serviceaccounts secrets", "the checkers read accounts and Secrets")
-    s.add(who, CLUSTER, "create tokenreviews.authn", "the checkers ask TokenReview")
-    s.delete(who, ns, "secrets", "q3's solution: `kubectl delete secret`")
-
-    who, ns = "lab 04", "lab-04-rbac"
-    lab(who, ns)
-    s.seed(who, ns, "serviceaccounts pods roles.rbac rolebindings.rbac")
-    s.binds(who, ns, "ci-bot-edit, dashboard-view", "edit", "view")
-    s.holds(who, ns, "get,list secrets", "Role secret-reader")
-    s.apply(who, ns, "roles.rbac", "q1's solution: `kubectl apply` Role log-reader")
-    s.holds(who, ns, "get,list,watch pods; get pods/log", "Role log-reader")
-    s.add(who, ns, "create rolebindings.rbac", "q2's solution: `kubectl create rolebinding`")
-    s.add(
-        who,
-        ns,
-        "impersonate serviceaccounts",
-        "q2's solution, q4's hint: `kubectl auth can-i --as`",
-        "log-reader",
-        "ci-bot",
-        "backup",
-        "dashboard",
-    )
-    s.add(
-        who,
-        ns,
-        "impersonate serviceaccounts",
-        "q2's check lists the account's rules as the account (SelfSubjectRulesReview)",
-        "log-reader",
-        "default",
-    )
-    s.add(who, ns, "create serviceaccounts/token", "q3's solution: `kubectl create token`")
-    s.add(
-        who,
-        ns,
-        "list roles.rbac rolebindings.rbac serviceaccounts; get pods",
-        "the checkers read the RBAC objects, accounts and the Pod",
-    )
-    s.add(
-        who,
-        CLUSTER,
-        "create subjectaccessreviews.authz tokenreviews.authn",
-        "the checkers ask SubjectAccessReview and TokenReview",
-    )
-
-    who, ns = "lab 07", "lab-07-diag"
-    lab(who, ns)
-    s.seed(who, ns, "serviceaccounts configmaps roles.rbac rolebindings.rbac pods")
-    s.holds(who, ns, "get,list,watch configmaps", "Role configmap-reader")
-    s.add(who, ns, "list pods", "the set-up waits for the Pods")
-    s.exec(who, ns, "read_pod_token() of each workload")
-    s.add(who, ns, "get pods/log", "the checkers read what each workload logged")
-    s.add(who, ns, "list rolebindings.rbac", "the checkers read the RoleBindings")
-    s.add(
-        who,
-        CLUSTER,
-        "create subjectaccessreviews.authz tokenreviews.authn",
-        "the checkers ask SubjectAccessReview and TokenReview",
-    )
-    s.delete(who, ns, "pods", "q2's solution: `kubectl delete pod reporter`")
-    s.apply(who, ns, "pods", "q2's solution: `kubectl apply` Pod reporter")
-    s.wait(who, ns, "pods", "q2's solution: `kubectl wait --for=condition=Ready`")
-    s.add(who, ns, "get,patch rolebindings.rbac", "q3's solution: `kubectl patch rolebinding`")
-    s.add(
-        who, ns, "impersonate serviceaccounts", "q3's solution: `kubectl auth can-i --as`", "syncer"
-    )
-
-    who, ns = "lab 08", "lab-08-ext"
-    lab(who, ns)
-    s.seed(who, ns, "serviceaccounts pods")
-    s.add(who, ns, "list,get pods", "the set-up waits for the Pod; q3's checker reads it")
-    s.add(
-        who,
-        CLUSTER,
-        "get /.well-known/openid-configuration /openid/v1/jwks",
-        "the issuer; q2's solution fetches the JWKS",
-    )
-    s.add(who, ns, "create serviceaccounts/token", "`kubectl create token --audience`")
-    s.add(who, CLUSTER, "create tokenreviews.authn", "the checkers ask TokenReview")
-
-    who, ns = "lab 11", "lab-11-lock"
-    lab(who, ns)
-    s.add(who, ns, "get pods/log", "the set-up and q3's checker read the operator's log")
-    s.seed(who, ns, "serviceaccounts secrets roles.rbac rolebindings.rbac deployments.apps")
-    s.holds(who, ns, "get,list,watch pods", "Role operator")
-    s.add(
-        who,
-        ns,
-        "get,list secrets; get serviceaccounts; get deployments.apps; get,list pods",
-        "the set-up and checkers wait for tokens, rollouts and Pods",
-    )
-    s.exec(who, ns, "the checkers read the operator's token")
-    s.add(who, ns, "list deployments.apps pods", "`kubectl get deployments,pods`")
-    s.add(who, ns, "get,patch serviceaccounts", "q2's solution: `kubectl patch serviceaccount`")
-    s.add(
-        who,
-        ns,
-        "get,patch,list,watch deployments.apps",
-        "q2's, q3's solutions: `kubectl rollout restart`, `patch`, `rollout status`",
-    )
-    s.add(
-        who,
-        ns,
-        "list,delete,get secrets",
-        "q3's solution: `kubectl delete secret --field-selector`",
-    )
-    s.add(who, CLUSTER, "create tokenreviews.authn", "the checkers ask TokenReview")
-
-    who, ns = "lab 12", "lab-12-become"
-    lab(who, ns)
-    s.seed(who, ns, "serviceaccounts secrets roles.rbac rolebindings.rbac")
-    s.binds(who, ns, "payments-edit, viewer-view", "edit", "view")
-    s.holds(who, ns, "create,get pods; get pods/log", "Role ci-runner")
-    s.holds(who, ns, "create serviceaccounts/token", "Role ops")
-    s.holds(who, ns, "get,list pods configmaps", "Role auditor")
-    s.add(who, ns, "get secrets", "Role support grants it; the set-up waits for its token")
-    s.add(who, ns, "list secrets serviceaccounts", "the checkers find the accounts and tokens")
-    s.add(who, CLUSTER, "create subjectaccessreviews.authz", "the checkers ask RBAC, path by path")
-    s.add(who, ns, "list rolebindings.rbac", "q1's checker: whose roles `bind`, `escalate` reach")
-    s.add(who, CLUSTER, "get /metrics", "q1's checker: does exec need `create`? (feature gates)")
-    s.add(who, CLUSTER, "create tokenreviews.authn", "q2's checker asks who the token is")
-    s.add(who, ns, "create serviceaccounts/token", "q2's solution: a token of ops")
-    s.add(who, ns, "get,patch roles.rbac", "q3's solution: `kubectl apply` Role ops")
-
-    s.add(
-        "helpers.preflight",
-        CLUSTER,
-        "create selfsubjectaccessreviews.authz",
-        "check_permissions() asks SelfSubjectAccessReview",
-    )
+    for block in yaml.safe_load(path.read_text()):
+        for ask in block["asks"]:
+            _ask(s, block["who"], ask)
     return s.raw
 
 
@@ -1159,6 +736,26 @@ def needs_table(needs: Iterable[Need] = NEEDS) -> pd.DataFrame:
     frame = pd.DataFrame.from_dict(table, orient="index")
     frame.index.name = "permission"
     return frame
+
+
+def readme_needs(needs: Sequence[Need] = NEEDS) -> str:
+    """The README's list of permissions (``make nav`` writes it between its markers).
+
+    >>> readme_needs().startswith("<details><summary>Every permission the course asks for (")
+    True
+    """
+    table = needs_table(needs)
+    lines = [
+        f"<details><summary>Every permission the course asks for ({len(table)}), where, and "
+        f"who needs it (from <code>helpers/preflight_needs.yaml</code>)</summary>",
+        "",
+        "| permission | objects | where | needed by |",
+        "|---|---|---|---|",
+    ]
+    for permission, row in table.iterrows():
+        cells = [str(permission), row["objects"], row["where"], row["needed by"]]
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    return "\n".join([*lines, "", "</details>"]) + "\n"
 
 
 def course_access_yaml(needs: Sequence[Need] = NEEDS) -> str:

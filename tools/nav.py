@@ -29,6 +29,8 @@ CHECK_LABEL = "# ✓ checks what this step showed"
 #: About 30 cells a learner sees unfolded per notebook; the tests allow a little more.
 VISIBLE_CELLS_AIM = 32
 TOC_START, TOC_END = "<!-- toc -->", "<!-- /toc -->"
+#: The README's list of permissions, generated from helpers/preflight_needs.yaml.
+NEEDS_START, NEEDS_END = "<!-- needs -->", "<!-- /needs -->"
 ROOT = Path(__file__).resolve().parents[1]
 _NUMBERED = re.compile(r"^(\d\d)_([a-z0-9_]+)\.ipynb$")
 
@@ -359,17 +361,23 @@ def sync(root: Path = ROOT, check: bool = False) -> list[str]:
         if changed and not check:
             nbformat.write(nb, entry.path)
     readme = root / "README.md"
-    current = readme.read_text()
-    if TOC_START in current and TOC_END in current:
-        head, rest = current.split(TOC_START, 1)
-        tail = rest.split(TOC_END, 1)[1]
-        updated = head + toc_text(notebooks, labs) + tail
-        if updated != current:
-            problems.append("README.md: table of contents out of date")
-            if not check:
-                readme.write_text(updated)
-    else:
-        problems.append(f"README.md has no {TOC_START} … {TOC_END} block")
+    from helpers.preflight import readme_needs
+
+    for (start, end), text, what in (
+        ((TOC_START, TOC_END), toc_text(notebooks, labs), "table of contents"),
+        ((NEEDS_START, NEEDS_END), f"{NEEDS_START}\n{readme_needs()}{NEEDS_END}", "permissions"),
+    ):
+        current = readme.read_text()
+        if start in current and end in current:
+            head, rest = current.split(start, 1)
+            tail = rest.split(end, 1)[1]
+            updated = head + text + tail
+            if updated != current:
+                problems.append(f"README.md: {what} out of date")
+                if not check:
+                    readme.write_text(updated)
+        else:
+            problems.append(f"README.md has no {start} … {end} block")
     if not check:
         for entry in [*notebooks, *labs]:
             strip(entry.path)

@@ -339,3 +339,23 @@ def test_a_server_that_cannot_be_asked_is_one_sentence(monkeypatch, api, error, 
 def test_main_prints_the_manifest(capsys) -> None:
     assert preflight.main(["--manifest"]) == 0
     assert capsys.readouterr().out == course_access_yaml()
+
+
+def test_every_notebook_and_lab_has_its_asks_in_the_data_file() -> None:
+    """A new notebook or lab fails here until helpers/preflight_needs.yaml lists its requests."""
+    blocks = yaml.safe_load(preflight.NEEDS_FILE.read_text())
+    whos = {block["who"] for block in blocks}
+    wanted = {f"notebook {p.name[:2]}" for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")}
+    wanted |= {f"lab {p.name[:2]}" for p in (ROOT / "labs").glob("[0-9][0-9]_*_lab.ipynb")}
+    assert wanted <= whos, f"no asks in {preflight.NEEDS_FILE.name} for {sorted(wanted - whos)}"
+    assert whos - wanted <= {"kubectl", "every notebook and lab", "helpers.preflight"}
+
+
+def test_an_ask_the_data_file_does_not_know_is_refused_by_name(tmp_path: Path) -> None:
+    bad = tmp_path / "needs.yaml"
+    bad.write_text("- who: notebook 99\n  asks:\n  - {make: pods, in: x-ns}\n")
+    with pytest.raises(ValueError, match=r"notebook 99: 'make' is not an ask \(can, fresh"):
+        preflight._spec(bad)
+    bad.write_text("- who: notebook 99\n  asks:\n  - {can: get pods, in: x-ns, why: typo}\n")
+    with pytest.raises(ValueError, match="notebook 99: can takes no why"):
+        preflight._spec(bad)
