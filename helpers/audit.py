@@ -61,6 +61,7 @@ __all__ = [
     "CAN_BECOME",
     "CHECKS",
     "COLUMNS",
+    "CONSTRAINED_IMPERSONATION",
     "EVERY_NAMESPACE",
     "SEPARATE_CHECKS",
     "USES_API_LABEL",
@@ -304,6 +305,7 @@ def find_default_service_account(pods: Iterable[client.V1Pod]) -> list[Finding]:
 RBAC = "rbac.authorization.k8s.io"
 CERTIFICATES = "certificates.k8s.io"
 ADMISSION_REGISTRATION = "admissionregistration.k8s.io"
+AUTHENTICATION = "authentication.k8s.io"
 CLIENT_SIGNER = "kubernetes.io/kube-apiserver-client"
 """The signer whose certificates the API server accepts as client certificates (any user)."""
 _WORKLOADS = (
@@ -360,9 +362,11 @@ class Power:
         verbs_of: dict[str, list[str]] = {}
         for verb, group, resource, only in map(_request, self.requests):
             named = f" ({' or '.join(only)})" if only else ""
-            verbs_of.setdefault(f"{resource}.{group}{named}" if group else resource, []).append(
-                verb
-            )
+            if resource == "*":
+                target = "the request's resource"
+            else:
+                target = f"{resource}.{group}{named}" if group else resource
+            verbs_of.setdefault(target, []).append(verb)
         resources_of: dict[tuple[str, ...], list[str]] = {}
         for resource, verbs in verbs_of.items():
             resources_of.setdefault(tuple(verbs), []).append(resource)
@@ -379,6 +383,19 @@ EXEC = "exec into pods"
 WEBSOCKET_GET_EXEC = Request("get", "", "pods/exec")
 """Before Kubernetes 1.35 (or with ``AuthorizePodWebsocketUpgradeCreatePermission`` off) an
 exec over WebSocket, an HTTP GET, is authorized as ``get pods/exec`` only."""
+
+CONSTRAINED_IMPERSONATION = Power(
+    "impersonate, constrained",
+    "requests as the ServiceAccount it names, those its impersonate-on verbs allow "
+    "(Kubernetes 1.36+, gate ConstrainedImpersonation)",
+    (
+        ("impersonate:serviceaccount", AUTHENTICATION, "serviceaccounts"),
+        ("impersonate-on:serviceaccount:*", "*", "*"),
+    ),
+    every=True,
+)
+"""Constrained impersonation of a ServiceAccount: *whom* (``impersonate:serviceaccount``)
+and *what* (any ``impersonate-on:serviceaccount:<verb>``, on the request's own resource)."""
 
 BECOMING: tuple[Power, ...] = (
     Power(
@@ -475,11 +492,15 @@ def _resource_matches(rule_resource: str, resource: str) -> bool:
 def _names_granted(rule: client.V1PolicyRule, request: Request) -> tuple[str, ...] | None:
     """``None`` if ``rule`` does not grant the request; else its resourceNames (``()``: any)."""
     verb, group, resource, wanted = request
-    if not {"*", verb} & set(rule.verbs or []):
+    verbs = set(rule.verbs or [])
+    if verb.endswith(":*"):  # any verb of a family: impersonate-on:serviceaccount:<verb>
+        if "*" not in verbs and not any(v.startswith(verb[:-1]) for v in verbs):
+            return None
+    elif not {"*", verb} & verbs:
         return None
-    if not {"*", group} & set(rule.api_groups or []):
+    if group != "*" and not {"*", group} & set(rule.api_groups or []):
         return None
-    if not any(_resource_matches(r, resource) for r in rule.resources or []):
+    if resource != "*" and not any(_resource_matches(r, resource) for r in rule.resources or []):
         return None
     limited = tuple(rule.resource_names or ())
     if limited and verb == "create" and "/" not in resource:
@@ -494,9 +515,13 @@ def _everything(rule: client.V1PolicyRule) -> bool:
 
 
 def powers_to_look_for(
-    *, websocket_get_exec: bool = False, cluster_wide: bool = False
+    *,
+    websocket_get_exec: bool = False,
+    cluster_wide: bool = False,
+    constrained_impersonation: bool = False,
 ) -> list[Power]:
-    """:data:`BECOMING` (with ``get pods/exec`` if ``websocket_get_exec``), and with
+    """:data:`BECOMING` (with ``get pods/exec`` if ``websocket_get_exec``; with
+    :data:`CONSTRAINED_IMPERSONATION` if ``constrained_impersonation``), and with
     ``cluster_wide`` :data:`BECOMING_CLUSTER_WIDE` too.
 
     >>> [p.label for p in powers_to_look_for(cluster_wide=True)][-3:]
@@ -511,6 +536,9 @@ def powers_to_look_for(
         else p
         for p in BECOMING
     ]
+    if constrained_impersonation:
+        at = next(i for i, p in enumerate(powers) if p.label == "impersonate") + 1
+        powers.insert(at, CONSTRAINED_IMPERSONATION)
     return [*powers, *BECOMING_CLUSTER_WIDE] if cluster_wide else powers
 
 
@@ -519,6 +547,7 @@ def becoming_powers(
     *,
     websocket_get_exec: bool = False,
     cluster_wide: bool = False,
+    constrained_impersonation: bool = False,
 ) -> list[str]:
     """Which powers ``rules`` grant, each with its object names if limited.
 
@@ -536,6 +565,15 @@ def becoming_powers(
     >>> becoming_powers([client.V1PolicyRule(api_groups=[""], resources=["configmaps"],
     ...                                      verbs=["create"])])
     []
+    >>> whom = client.V1PolicyRule(api_groups=["authentication.k8s.io"],
+    ...     resources=["serviceaccounts"], resource_names=["deployer"],
+    ...     verbs=["impersonate:serviceaccount"])
+    >>> what = client.V1PolicyRule(api_groups=[""], resources=["configmaps"],
+    ...                            verbs=["impersonate-on:serviceaccount:list"])
+    >>> becoming_powers([whom, what], constrained_impersonation=True)
+    ['impersonate, constrained (deployer)']
+    >>> becoming_powers([whom], constrained_impersonation=True)  # whom, but nothing to do
+    []
     >>> proxy = client.V1PolicyRule(api_groups=[""], resources=["nodes/proxy"], verbs=["get"])
     >>> becoming_powers([proxy]), becoming_powers([proxy], cluster_wide=True)
     ([], ['proxy to kubelets'])
@@ -545,7 +583,9 @@ def becoming_powers(
         return ["everything (*)"]
     found = []
     for power in powers_to_look_for(
-        websocket_get_exec=websocket_get_exec, cluster_wide=cluster_wide
+        websocket_get_exec=websocket_get_exec,
+        cluster_wide=cluster_wide,
+        constrained_impersonation=constrained_impersonation,
     ):
         per_request = [
             [got for rule in rules if (got := _names_granted(rule, request)) is not None]
@@ -553,7 +593,12 @@ def becoming_powers(
         ]
         if power.every:
             if all(per_request):
-                found.append(power.label)
+                whom = per_request[0]  # the first request names the objects, if any
+                if all(whom):
+                    listed = sorted({name for got in whom for name in got})
+                    found.append(f"{power.label} ({', '.join(listed)})")
+                else:
+                    found.append(power.label)
             continue
         grants = [got for granted in per_request for got in granted]
         if not grants:
@@ -573,6 +618,7 @@ def find_can_become(
     cluster_role_bindings: Iterable[client.V1ClusterRoleBinding],
     *,
     websocket_get_exec: bool = False,
+    constrained_impersonation: bool = False,
 ) -> list[Finding]:
     """Every subject a binding grants a power (:func:`becoming_powers`); one finding per binding.
 
@@ -594,7 +640,10 @@ def find_can_become(
         else:
             rules = role_rules.get((namespace, ref.name))
         powers = becoming_powers(
-            rules, websocket_get_exec=websocket_get_exec, cluster_wide=not namespace
+            rules,
+            websocket_get_exec=websocket_get_exec,
+            cluster_wide=not namespace,
+            constrained_impersonation=constrained_impersonation,
         )
         if not powers:
             continue
@@ -719,12 +768,14 @@ def can_become(
     namespaces: Iterable[str] | None = None,
     *,
     websocket_get_exec: bool = False,
+    constrained_impersonation: bool = False,
 ) -> pd.DataFrame:
     """The ``can-become`` check as a findings table; only ``namespaces`` if given.
 
     ``namespaces`` keeps findings of exactly those namespaces: add :data:`EVERY_NAMESPACE`
     to see the ClusterRoleBindings too. ``websocket_get_exec``: this cluster lets
-    ``get pods/exec`` alone exec (before Kubernetes 1.35, or its gate off), see
+    ``get pods/exec`` alone exec (before Kubernetes 1.35, or its gate off);
+    ``constrained_impersonation``: this cluster runs it (1.36+, gate on), see
     :func:`becoming_powers`.
     """
     findings = find_can_become(
@@ -733,6 +784,7 @@ def can_become(
         snapshot.role_bindings,
         snapshot.cluster_role_bindings,
         websocket_get_exec=websocket_get_exec,
+        constrained_impersonation=constrained_impersonation,
     )
     return findings_table(_in(findings, namespaces))
 

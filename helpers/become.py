@@ -23,10 +23,10 @@ notebook proves seven paths one by one and names more; no list is complete.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path as FilePath
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pandas as pd
 from kubernetes import client
@@ -44,19 +44,24 @@ from .waiting import poll_until
 if TYPE_CHECKING:
     from .course import Course
 
+T = TypeVar("T")
+
 __all__ = [
     "CLUSTER_SCOPED",
+    "CONSTRAINED_FEATURE",
     "PATHS",
     "WEBSOCKET_FEATURE",
     "Path",
     "Proof",
     "add_rule",
     "admission_refusal",
+    "attempt",
     "binding",
     "configmap",
     "exec_needs_create",
     "from_pod_log",
     "grant",
+    "impersonation_constrained",
     "may",
     "prove",
     "read_token_by_exec",
@@ -344,6 +349,49 @@ def exec_needs_create(version: tuple[int, int], gates: Mapping[str, tuple[str, b
     if live is not None:
         return live[1]
     return version >= WEBSOCKET_FEATURE.on
+
+
+# -- constrained impersonation --------------------------------------------------------------------
+CONSTRAINED_FEATURE = FEATURES["constrained-impersonation"]
+"""Since 1.36 (gate ``ConstrainedImpersonation``: alpha and off in 1.35, beta and on by
+default in 1.36 and 1.37, not GA) the API server tries ``impersonate:<mode>`` and
+``impersonate-on:<mode>:<verb>`` before the old all-or-nothing ``impersonate``."""
+
+
+def impersonation_constrained(
+    version: tuple[int, int], gates: Mapping[str, tuple[str, bool]]
+) -> bool:
+    """Does this API server run constrained impersonation?
+
+    ``gates`` are the API server's own (:func:`helpers.facts.feature_gates`); where the
+    gate is missing (before 1.35, or the metrics unreadable) the version decides.
+
+    >>> gate = "ConstrainedImpersonation"
+    >>> impersonation_constrained((1, 35), {gate: ("ALPHA", False)})
+    False
+    >>> impersonation_constrained((1, 36), {}), impersonation_constrained((1, 34), {})
+    (True, False)
+    """
+    live = gates.get(CONSTRAINED_FEATURE.gate)
+    if live is not None:
+        return live[1]
+    return version >= CONSTRAINED_FEATURE.on
+
+
+def attempt(call: Callable[[], T]) -> T | Forbidden:
+    """``call()``'s result, or the API server's 403 (returned, not raised): both are answers.
+
+    Any other error is raised.
+    """
+    try:
+        return call()
+    except ApiException as exc:
+        error = from_api_exception(exc)
+    except Forbidden as refused:
+        return refused
+    if isinstance(error, Forbidden):
+        return error
+    raise error
 
 
 _HANDSHAKE = re.compile(r"Handshake status (\d{3})")

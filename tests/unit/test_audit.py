@@ -416,6 +416,34 @@ def test_becoming_powers_names_wildcards_and_harmless_rules() -> None:
     assert becoming_powers([RULE_READ_PODS, everything]) == ["everything (*)"]
 
 
+AUTHN = "authentication.k8s.io"
+
+
+def test_constrained_impersonation_takes_whom_and_what_and_a_cluster_that_runs_it() -> None:
+    """impersonate:serviceaccount (whom) and any impersonate-on:serviceaccount:<verb> (what)."""
+    whom = rule(["impersonate:serviceaccount"], ["serviceaccounts"], AUTHN, names=["deployer"])
+    what = rule(["impersonate-on:serviceaccount:list"], ["configmaps"])
+    on = {"constrained_impersonation": True}
+    assert becoming_powers([whom, what], **on) == ["impersonate, constrained (deployer)"]
+    assert becoming_powers([whom, what]) == [], "a cluster without it (before 1.36, or gate off)"
+    assert becoming_powers([whom], **on) == [], "whom, but nothing it may do as them"
+    assert becoming_powers([what], **on) == [], "what, but nobody to act as"
+    unnamed = rule(["impersonate:serviceaccount"], ["serviceaccounts"], AUTHN)
+    assert becoming_powers([unnamed, what], **on) == ["impersonate, constrained"]
+    anything = rule(["*"], ["serviceaccounts"], AUTHN)  # RBAC's * matches every verb string
+    assert becoming_powers([anything, rule(["*"], ["secrets"])], **on)[-1] == (
+        "impersonate, constrained"
+    )
+    not_sa = [
+        rule(["impersonate:serviceaccount"], ["serviceaccounts"], names=["deployer"]),  # core ""
+        rule(["impersonate:user-info"], ["users"], AUTHN),  # another mode
+        rule(["impersonate-on:user-info:list"], ["configmaps"]),
+    ]
+    assert becoming_powers(not_sa, **on) == []
+    legacy = rule(["impersonate"], ["serviceaccounts"], names=["deployer"])
+    assert becoming_powers([legacy, what], **on) == ["impersonate (deployer)"], "the old verb"
+
+
 def test_can_become_through_role_and_cluster_role_bindings() -> None:
     roles = [
         role("ns", "mints", rule(["create"], ["serviceaccounts/token"], names=["deployer"])),
