@@ -750,3 +750,30 @@ def test_no_way_into_another_learners_space(ws) -> None:
             }
         )
     )
+
+
+def test_constrained_impersonation_stays_in_the_learners_own_namespaces(ws) -> None:
+    """The learner role holds notebook 12's constrained grant (impersonate:serviceaccount on
+    `deployer`, impersonate-on:serviceaccount:get/list configmaps) in their namespaces only:
+    neither another learner's `deployer` nor a cluster-wide request is within reach."""
+    _, learners = ws
+    me, other = learners[0], learners[1]
+    api = api_of(me)
+    for namespace in (names.ns("become-ns", other.prefix), "kube-system"):
+        imp = client.ApiClient(api.configuration)
+        imp.set_default_header("Impersonate-User", f"system:serviceaccount:{namespace}:deployer")
+        refused(
+            lambda imp=imp, namespace=namespace: client.CoreV1Api(imp).list_namespaced_config_map(
+                namespace
+            )
+        )
+        refused(lambda imp=imp: client.CoreV1Api(imp).list_config_map_for_all_namespaces())
+    own = f"system:serviceaccount:{names.ns('become-ns', me.prefix)}:deployer"
+    mine = client.ApiClient(api.configuration)
+    mine.set_default_header("Impersonate-User", own)
+    for call in (
+        lambda: client.CoreV1Api(mine).list_config_map_for_all_namespaces(),
+        lambda: client.CoreV1Api(mine).list_namespaced_secret("kube-system"),
+    ):
+        said = refused(call)  # their own deployer may be impersonated; it holds nothing there
+        assert f'User "{own}" cannot' in said or "cannot impersonate" in said, said
