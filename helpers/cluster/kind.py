@@ -24,9 +24,10 @@ import subprocess
 import sys
 import tarfile
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -512,10 +513,18 @@ class KindBackend:
 
     name = "kind"
 
-    def __init__(self, layout: config.Layout | None = None, progress: Progress | None = None):
+    def __init__(
+        self,
+        layout: config.Layout | None = None,
+        progress: Progress | None = None,
+        kind_cluster: Callable[..., Any] | None = None,
+    ):
+        """``kind_cluster``: what makes the cluster handle (default pytest-kind's KindCluster;
+        a test passes a fake with ``create(config_file=…)`` and ``delete()``)."""
         self.layout = layout or config.Layout()
         self.progress = progress or Progress()
         self.dir = self.layout.cache / "kind"
+        self._kind_cluster = kind_cluster
 
     @property
     def kubeconfig(self) -> Path:
@@ -551,11 +560,13 @@ class KindBackend:
 
     def cluster(self, kind: Path, image: str | None = None):  # -> KindCluster
         """The pytest-kind KindCluster this backend drives (its work dir kept in the cache)."""
-        from pytest_kind import KindCluster
+        if self._kind_cluster is None:
+            from pytest_kind import KindCluster
 
+            self._kind_cluster = KindCluster
         self.dir.mkdir(parents=True, exist_ok=True)
         with contextlib.chdir(self.dir):  # KindCluster makes .pytest-kind/ in the CWD
-            return KindCluster(
+            return self._kind_cluster(
                 CLUSTER_NAME,
                 kubeconfig=self.kubeconfig,
                 image=image or config.KIND_NODE_IMAGE or None,

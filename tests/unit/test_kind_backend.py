@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import inspect
 import io
 import json
 import subprocess
 import tarfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,11 +18,41 @@ from helpers.cluster.kind import HostFacts, NodeImage
 from helpers.cluster.progress import Progress
 
 
+class FakeKindCluster:
+    """Stands in for pytest-kind's KindCluster: records what the backend asks of it.
+
+    ``fail`` is raised by ``create`` (what kind or pytest-kind would raise).
+    """
+
+    made: list[dict[str, Any]]
+    calls: list[tuple[str, Any]]
+    fail: BaseException | None = None
+
+    def __init__(self, name: str, **options: Any) -> None:
+        type(self).made.append({"name": name, **options})
+        Path(".pytest-kind", name).mkdir(parents=True, exist_ok=True)  # as pytest-kind does
+
+    def create(self, config_file: Path) -> None:
+        type(self).calls.append(("create", config_file))
+        if self.fail is not None:
+            raise self.fail
+
+    def delete(self) -> None:
+        type(self).calls.append(("delete", None))
+
+
 @pytest.fixture
-def backend(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> kind.KindBackend:
+def fake() -> type[FakeKindCluster]:
+    return type("Fake", (FakeKindCluster,), {"made": [], "calls": [], "fail": None})
+
+
+@pytest.fixture
+def backend(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake: type[FakeKindCluster]
+) -> kind.KindBackend:
     monkeypatch.setattr(kind, "host_facts", lambda: HostFacts())
     layout = config.Layout(cache=tmp_path / "cache", state=tmp_path / "state")
-    return kind.KindBackend(layout=layout, progress=Progress(quiet=True))
+    return kind.KindBackend(layout=layout, progress=Progress(quiet=True), kind_cluster=fake)
 
 
 @pytest.fixture
@@ -29,21 +61,6 @@ def kind_bin(tmp_path: Path) -> Path:
     path.write_text("#!/bin/sh\nexit 0\n")
     path.chmod(0o755)
     return path
-
-
-class FailingRun:
-    """Stands in for subprocess in pytest-kind: no cluster yet, and `create` fails."""
-
-    CalledProcessError = subprocess.CalledProcessError
-
-    def __init__(self, exc: BaseException) -> None:
-        self.exc = exc
-
-    def check_output(self, cmd: list[str], **_: object) -> str:
-        return ""
-
-    def run(self, cmd: list[str], **_: object) -> None:
-        raise self.exc
 
 
 def one_sentence(message: str) -> bool:
@@ -59,11 +76,9 @@ def one_sentence(message: str) -> bool:
     ],
 )
 def test_create_failures_become_one_sentence(
-    backend: kind.KindBackend, kind_bin: Path, exc: BaseException, monkeypatch: pytest.MonkeyPatch
+    backend: kind.KindBackend, kind_bin: Path, exc: BaseException, fake: type[FakeKindCluster]
 ) -> None:
-    import pytest_kind.cluster as pk
-
-    monkeypatch.setattr(pk, "subprocess", FailingRun(exc))
+    fake.fail = exc
     with pytest.raises(ClusterError) as info:
         backend.create(kind_bin, NodeImage())
     assert one_sentence(str(info.value)), str(info.value)
@@ -71,48 +86,41 @@ def test_create_failures_become_one_sentence(
 
 
 def test_a_failed_kind_download_in_pytest_kind_becomes_one_sentence(
-    backend: kind.KindBackend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    backend: kind.KindBackend, tmp_path: Path, fake: type[FakeKindCluster]
 ) -> None:
-    import pytest_kind.cluster as pk
     import requests
 
-    def refuse(url: str, **_: object) -> None:
-        raise requests.ConnectionError("Max retries exceeded")
-
-    monkeypatch.setattr(pk.requests, "get", refuse)
+    fake.fail = requests.ConnectionError("Max retries exceeded")  # pytest-kind fetches kind
     with pytest.raises(ClusterError, match="Downloading kind failed") as info:
         backend.create(tmp_path / "not-downloaded-kind", NodeImage())
     assert one_sentence(str(info.value))
 
 
+def test_the_pytest_kind_we_install_takes_what_the_backend_passes() -> None:
+    """The fake above stands in for KindCluster: the real one must take the same arguments."""
+    from pytest_kind import KindCluster
+
+    init = inspect.signature(KindCluster.__init__).parameters
+    assert {"name", "kubeconfig", "image", "kind_path", "kubectl_path"} <= set(init)
+    assert "config_file" in inspect.signature(KindCluster.create).parameters
+    assert callable(KindCluster.delete)
+
+
 def test_create_writes_the_host_derived_config(
-    backend: kind.KindBackend, kind_bin: Path, monkeypatch: pytest.MonkeyPatch
+    backend: kind.KindBackend, kind_bin: Path, fake: type[FakeKindCluster]
 ) -> None:
-    import pytest_kind.cluster as pk
-
-    calls: list[list[str]] = []
-
-    class Recorder(FailingRun):
-        def run(self, cmd: list[str], **_: object) -> None:
-            calls.append(cmd)
-
-    monkeypatch.setattr(pk, "subprocess", Recorder(RuntimeError()))
-    monkeypatch.setattr(pk.pykube, "KubeConfig", type("K", (), {"from_file": staticmethod(str)}))
-    monkeypatch.setattr(pk.pykube, "HTTPClient", lambda cfg: None)
     image = NodeImage("sa-course/kind-node:v1.36.1-abc", offline=True)
     backend.create(kind_bin, image)
-    assert calls == [
-        [
-            str(kind_bin),
-            "create",
-            "cluster",
-            "--name=sa-course",
-            f"--kubeconfig={backend.kubeconfig}",
-            f"--image={image.ref}",
-            "--config",
-            str(backend.config_file),
-        ]
+    assert fake.made == [
+        {
+            "name": "sa-course",
+            "kubeconfig": backend.kubeconfig,
+            "image": image.ref,
+            "kind_path": kind_bin,
+            "kubectl_path": kind.kubectl_path(),
+        }
     ]
+    assert fake.calls == [("create", backend.config_file)]
     expected = kind.kind_config(image, HostFacts(), backend.node_files)
     assert backend.config_file.read_text() == expected
     policy = backend.node_files / "audit-policy.yaml"
@@ -130,7 +138,8 @@ def test_pytest_kind_work_dir_stays_out_of_the_current_directory(
     notebooks = tmp_path / "notebooks"
     notebooks.mkdir()
     monkeypatch.chdir(notebooks)
-    backend.cluster(kind_bin)
+    real = kind.KindBackend(layout=backend.layout, progress=Progress(quiet=True))
+    real.cluster(kind_bin)  # pytest-kind's own KindCluster: it makes its work dir in the CWD
     assert list(notebooks.iterdir()) == []
     assert (backend.dir / ".pytest-kind" / kind.CLUSTER_NAME).is_dir()
     assert Path.cwd() == notebooks
@@ -324,31 +333,18 @@ def test_up_creates_a_missing_cluster_from_the_chosen_image(
 
 
 def test_down_deletes_the_cluster_through_pytest_kind(
-    backend: kind.KindBackend, kind_bin: Path, monkeypatch: pytest.MonkeyPatch
+    backend: kind.KindBackend,
+    kind_bin: Path,
+    fake: type[FakeKindCluster],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import pytest_kind.cluster as pk
-
-    calls: list[list[str]] = []
-
-    class Recorder(FailingRun):
-        def run(self, cmd: list[str], **_: object) -> None:
-            calls.append(cmd)
-
-    monkeypatch.setattr(pk, "subprocess", Recorder(RuntimeError()))
     monkeypatch.setattr(kind, "docker_available", lambda timeout=10: True)
     monkeypatch.setattr(kind, "find_kind", lambda layout: kind_bin)
     backend.dir.mkdir(parents=True)
     backend.kubeconfig.write_text("")
     backend.down()
-    assert calls == [
-        [
-            str(kind_bin),
-            "delete",
-            "cluster",
-            "--name=sa-course",
-            f"--kubeconfig={backend.kubeconfig}",
-        ]
-    ]
+    assert [m["kind_path"] for m in fake.made] == [kind_bin]
+    assert fake.calls == [("delete", None)]
     assert not backend.kubeconfig.exists()
 
 
