@@ -5,7 +5,9 @@ has an old legacy token Secret, ``payments-token``. Five other accounts hold nar
 grants: ``ci-runner`` may create Pods and read their logs, ``support`` may read one Secret
 (``payments-token``), ``ops`` may mint tokens (every account of the namespace: no names),
 ``viewer`` has ``view``, ``auditor`` may read Pods and ConfigMaps. ``ops-bot`` is the robot
-``ops`` is supposed to mint tokens for.
+``ops`` is supposed to mint tokens for. ``helpdesk`` may impersonate ``reporter`` (the old,
+all-or-nothing ``impersonate``), though it only needs to read Pods as ``reporter``; ``reporter``
+reads Pods and writes ConfigMaps for its own job.
 
 Every check asks the API server (SubjectAccessReview, TokenReview) and, where the course can
 see it, the audit log, never the shape of the Roles: any correct way is recognised. Which
@@ -19,22 +21,36 @@ from __future__ import annotations
 from itertools import islice
 from typing import Any, ClassVar
 
+from kubernetes import client
+
+from ..accounts import create_token
 from ..auditlog import ISSUED_CREDENTIAL_ID, audit_log
-from ..become import exec_needs_create, may, ways_in
+from ..become import attempt, exec_needs_create, impersonation_constrained, may, ways_in
 from ..course import Course
-from ..errors import CourseApiError
+from ..errors import CourseApiError, Forbidden
 from ..facts import feature_gates, kubernetes_version
 from ..legacy import wait_for_legacy_token
 from ..names import ns
 from ..reviews import sa_username
 from .checks import Lab, NotAttempted, NotYet, Question, settle
-from .common import RBAC_SETTLE, apply, name_set, plural, set_mismatch, token_of
+from .common import (
+    AUTH_SETTLE,
+    RBAC_SETTLE,
+    apply,
+    name_set,
+    plural,
+    set_mismatch,
+    token_of,
+)
 
 __all__ = ["NAMESPACE", "WhoCanBecomeLab", "start"]
 
 NAMESPACE = ns("lab-12-become")
 TARGET = "payments"
-ACCOUNTS = ("payments", "ci-runner", "support", "ops", "ops-bot", "viewer", "auditor")
+ACCOUNTS = (
+    "payments", "ci-runner", "support", "ops", "ops-bot", "viewer", "auditor", "helpdesk",
+    "reporter",
+)  # fmt: skip
 RBAC = "rbac.authorization.k8s.io"
 
 
@@ -104,6 +120,24 @@ def _manifests() -> list[dict[str, Any]]:
         *_role(
             "auditor",
             [{"apiGroups": [""], "resources": ["pods", "configmaps"], "verbs": ["get", "list"]}],
+        ),
+        *_role(
+            "reporter",
+            [
+                {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list"]},
+                {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["create", "get"]},
+            ],
+        ),
+        *_role(
+            "helpdesk",
+            [
+                {
+                    "apiGroups": [""],
+                    "resources": ["serviceaccounts"],
+                    "resourceNames": ["reporter"],
+                    "verbs": ["impersonate"],
+                }
+            ],
         ),
     ]
     return docs
@@ -327,16 +361,150 @@ class CloseOpsPath(Question):
         )
 
 
+class NarrowImpersonation(Question):
+    title = "helpdesk reads Pods as reporter, and does nothing else as it"
+    hints = (
+        "Notebook 12, section 11: since Kubernetes 1.36 impersonation can be constrained. "
+        "`impersonate:serviceaccount` on `serviceaccounts` in API group "
+        "`authentication.k8s.io` (by name) says whom; `impersonate-on:serviceaccount:<verb>` "
+        "on the request's resource says what. The old `impersonate` grants everything.",
+        "Replace the rules of Role `helpdesk`: one rule for whom (`reporter`), one for what "
+        "(`get` and `list` on `pods`, each verb prefixed `impersonate-on:serviceaccount:`). "
+        "Leave `reporter`'s own Role alone.",
+    )
+    solution_code = f"""
+        %%bash
+        kubectl -n {NAMESPACE} apply -f - <<'EOF'
+        apiVersion: rbac.authorization.k8s.io/v1
+        kind: Role
+        metadata:
+          name: helpdesk
+        rules:
+        - apiGroups: ["authentication.k8s.io"]
+          resources: ["serviceaccounts"]
+          resourceNames: ["reporter"]
+          verbs: ["impersonate:serviceaccount"]
+        - apiGroups: [""]
+          resources: ["pods"]
+          verbs: ["impersonate-on:serviceaccount:get", "impersonate-on:serviceaccount:list"]
+        EOF
+        """
+
+    def evaluate(self) -> str:
+        lab = self.lab
+        assert lab is not None
+        course, ns = lab.course, lab.namespace
+        if _untouched(lab):
+            raise NotAttempted(
+                "`helpdesk` still holds the old `impersonate` on `reporter`: as `reporter` it "
+                "may do everything `reporter` may."
+            )
+        try:
+            gates = feature_gates(course)
+        except CourseApiError:  # /metrics out of reach: the version decides
+            gates = {}
+        version = kubernetes_version(course)
+        constrained = impersonation_constrained(version, gates)
+        token, _ = create_token(course.core, ns, "helpdesk", expiration_seconds=600)
+        api = course.client_for_token(token)  # helpdesk's own token …
+        api.set_default_header("Impersonate-User", sa_username(ns, "reporter"))  # … as reporter
+        as_reporter = client.CoreV1Api(api)
+        probe = {"metadata": {"name": "q4-probe"}}
+
+        def judge() -> None:
+            own = [
+                p
+                for p in ("list pods", "create configmaps")
+                if not may(lab.course.authz, ns, "reporter", p)
+            ]
+            if own:
+                raise NotYet(
+                    f"`reporter` may no longer {own[0]} itself, which its job needs: narrow what "
+                    "`helpdesk` may do *as* `reporter`, not `reporter`'s own Role."
+                )
+            writes = attempt(
+                lambda: as_reporter.create_namespaced_config_map(ns, probe, dry_run="All")
+            )
+            if not isinstance(writes, Forbidden):
+                raise NotYet(
+                    "`helpdesk` can still create ConfigMaps as `reporter` (a dry run said yes): "
+                    "whatever else it holds, the old `impersonate` verb grants every request — "
+                    "it must go."
+                )
+            configmap = attempt(  # reporter may read a ConfigMap by name: helpdesk may not
+                lambda: as_reporter.read_namespaced_config_map("kube-root-ca.crt", ns)
+            )
+            if not isinstance(configmap, Forbidden):
+                raise NotYet(
+                    "`helpdesk` can read ConfigMaps as `reporter`: grant `impersonate-on` for "
+                    "Pods only."
+                )
+            if constrained:
+                pods = attempt(lambda: as_reporter.list_namespaced_pod(ns))
+                if isinstance(pods, Forbidden):
+                    raise NotYet(
+                        "`helpdesk` can no longer read Pods as `reporter`, which it needs; the "
+                        f"API server said: {pods.message}"
+                    )
+
+        # a success of the old check is cached for 10 s: a refusal may come a moment late
+        settle(judge, AUTH_SETTLE)
+        if not constrained:
+            major, minor = version
+            return (
+                f"`helpdesk` can no longer act as `reporter` at all. This cluster (Kubernetes "
+                f"{major}.{minor}, or the gate `ConstrainedImpersonation` off) cannot narrow "
+                "impersonation, so that is the least you can do here; from 1.36 the "
+                "`impersonate:serviceaccount` and `impersonate-on:…` verbs keep the reads."
+            )
+        return (
+            "as `reporter`, `helpdesk` lists Pods and nothing else: `impersonate:serviceaccount` "
+            "names whom, `impersonate-on:serviceaccount:<verb>` says what, and with the old "
+            "`impersonate` gone nothing grants the rest."
+        )
+
+
+def _untouched(lab: Lab) -> bool:
+    """Role and RoleBinding `helpdesk` as the set-up made them, and nothing else for helpdesk."""
+    seeded = getattr(lab, "seeded_helpdesk", None)
+    return seeded is not None and seeded == _helpdesk_versions(lab)
+
+
+def _helpdesk_versions(lab: Lab) -> tuple[str, ...]:
+    """resourceVersions of everything that may grant helpdesk something in the namespace."""
+    rbac, ns = lab.course.rbac, lab.namespace
+    roles = {
+        r.metadata.name: r.metadata.resource_version for r in rbac.list_namespaced_role(ns).items
+    }
+    bindings = [
+        f"{b.metadata.name}={b.metadata.resource_version}"
+        for b in rbac.list_namespaced_role_binding(ns).items
+        if any(s.name == "helpdesk" for s in b.subjects or [])
+    ]
+    return (
+        f"helpdesk={roles.get('helpdesk')}",
+        f"reporter={roles.get('reporter')}",
+        *sorted(bindings),
+    )
+
+
 class WhoCanBecomeLab(Lab):
     """The scenario: payments with edit and a legacy token, and five narrow-looking grants."""
 
-    question_types: ClassVar[tuple[type[Question], ...]] = (FindThem, ProveIt, CloseOpsPath)
+    question_types: ClassVar[tuple[type[Question], ...]] = (
+        FindThem,
+        ProveIt,
+        CloseOpsPath,
+        NarrowImpersonation,
+    )
+    seeded_helpdesk: tuple[str, ...] | None = None
 
     def set_up(self) -> WhoCanBecomeLab:
         course, ns = self.course, self.namespace
         self.fresh()
         apply(course, _manifests(), ns)
         wait_for_legacy_token(course.core, ns, "payments-token")  # filled by the tokens controller
+        self.seeded_helpdesk = _helpdesk_versions(self)
         return self
 
 

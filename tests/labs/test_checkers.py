@@ -129,6 +129,9 @@ class Wrong:
     id: str
     act: Callable[[Lab], dict[str, Any] | None]  # answer variables, or None (cluster only)
     says: tuple[str, ...]  # fragments the message must contain (case-insensitive)
+    #: Wrong only where the cluster can narrow impersonation (1.36+, gate on); elsewhere it
+    #: is all a learner can do, and the check must say Correct.
+    wrong_if_constrained: bool = False
 
 
 @dataclass(frozen=True)
@@ -1505,6 +1508,72 @@ def _ops_gets_a_new_role(lab: Lab) -> None:
     )
 
 
+WHOM = {
+    "apiGroups": ["authentication.k8s.io"],
+    "resources": ["serviceaccounts"],
+    "resourceNames": ["reporter"],
+    "verbs": ["impersonate:serviceaccount"],
+}
+
+
+def _what(*resources: str) -> dict[str, Any]:
+    verbs = [f"impersonate-on:serviceaccount:{v}" for v in ("get", "list")]
+    return {"apiGroups": [""], "resources": list(resources), "verbs": verbs}
+
+
+def _helpdesk_rules(*rules: dict[str, Any]) -> Callable[[Lab], None]:
+    """Replace the rules of Role helpdesk (the Python client: RBAC's own API object)."""
+
+    def act(lab: Lab) -> None:
+        body = {"metadata": {"name": "helpdesk"}, "rules": list(rules)}
+        lab.course.rbac.replace_namespaced_role("helpdesk", lab.namespace, body)
+
+    return act
+
+
+def _constrained_beside_the_old_grant(lab: Lab) -> None:
+    """The new verbs in a Role of their own; the old `impersonate` left in place."""
+    from helpers import become
+
+    ns = lab.namespace
+    role = {"metadata": {"name": "helpdesk-reads-pods"}, "rules": [WHOM, _what("pods")]}
+    lab.course.rbac.create_namespaced_role(ns, role)
+    lab.course.rbac.create_namespaced_role_binding(
+        ns, become.binding(ns, "helpdesk-reads-pods", "Role", "helpdesk-reads-pods", "helpdesk")
+    )
+
+
+def _reporter_narrowed(lab: Lab) -> None:
+    """reporter's own Role cut down to reading Pods: helpdesk is narrowed, reporter broken."""
+    body = {
+        "metadata": {"name": "reporter"},
+        "rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list"]}],
+    }
+    lab.course.rbac.replace_namespaced_role("reporter", lab.namespace, body)
+
+
+def _helpdesk_role_renamed(lab: Lab) -> None:
+    """Role and binding helpdesk deleted; a Role of another name with the new verbs, bound."""
+    from helpers import become
+
+    ns, rbac = lab.namespace, lab.course.rbac
+    rbac.delete_namespaced_role_binding("helpdesk", ns)
+    rbac.delete_namespaced_role("helpdesk", ns)
+    rbac.create_namespaced_role(
+        ns, {"metadata": {"name": "reads-pods-as-reporter"}, "rules": [WHOM, _what("pods")]}
+    )
+    rbac.create_namespaced_role_binding(
+        ns,
+        become.binding(ns, "reads-pods-as-reporter", "Role", "reads-pods-as-reporter", "helpdesk"),
+    )
+
+
+def _helpdesk_by_kubectl_patch(lab: Lab) -> None:
+    """kubectl patch --type=json: replace the rules list."""
+    patch = json.dumps([{"op": "replace", "path": "/rules", "value": [WHOM, _what("pods")]}])
+    kubectl(lab, "patch", "role", "helpdesk", "--type=json", "-p", patch)
+
+
 RIGHT12 = {
     1: [
         Right(
@@ -1521,6 +1590,11 @@ RIGHT12 = {
         Right("kubectl-patch-json", _ops_role_patched),
         Right("kubectl-create-role-apply", _ops_role_from_kubectl_create),
         Right("a-role-of-its-own", _ops_gets_a_new_role),
+    ],
+    4: [
+        Right("python-replace-role", _helpdesk_rules(WHOM, _what("pods"))),
+        Right("kubectl-patch-json", _helpdesk_by_kubectl_patch),
+        Right("a-role-of-another-name", _helpdesk_role_renamed),
     ],
 }
 
@@ -1582,6 +1656,30 @@ LAB12 = {
             "payments-still-named",
             _ops_role("ops-bot", "payments"),
             ("still mint tokens for `payments`",),
+        ),
+    ],
+    4: [
+        Wrong(
+            "kept-the-old-verb",
+            _constrained_beside_the_old_grant,
+            ("can still create configmaps as `reporter`", "old `impersonate`"),
+        ),
+        Wrong(
+            "narrowed-reporter-instead",
+            _reporter_narrowed,
+            ("`reporter` may no longer create configmaps",),
+        ),
+        Wrong(
+            "what-without-whom",
+            _helpdesk_rules(_what("pods")),
+            ("can no longer read pods as `reporter`",),
+            wrong_if_constrained=True,
+        ),
+        Wrong(
+            "every-resource",
+            _helpdesk_rules(WHOM, _what("*")),
+            ("can read configmaps as `reporter`",),
+            wrong_if_constrained=True,
         ),
     ],
 }
@@ -1646,6 +1744,14 @@ RIGHT_CASES = [
 ]
 
 
+def _constrains_impersonation(lab: Lab) -> bool:
+    """Does this cluster run constrained impersonation (1.36+, gate on)? Read live."""
+    from helpers.become import impersonation_constrained
+    from helpers.facts import feature_gates, kubernetes_version
+
+    return impersonation_constrained(kubernetes_version(lab.course), feature_gates(lab.course))
+
+
 def _question(lab: Lab, q: int) -> Any:
     return lab.questions[q - 1]
 
@@ -1688,6 +1794,10 @@ def test_wrong_answer(number: str, q: int, wrong: Wrong, make_lab: Callable[...,
     lab = make_lab(MODULES[number])
     answers = wrong.act(lab)
     result = _check(lab, q, answers)
+    if wrong.wrong_if_constrained and not _constrains_impersonation(lab):
+        assert result.status == CORRECT, result  # all this cluster allows
+        assert "cannot narrow impersonation" in result.message, result.message
+        return
     assert result.status == NOT_YET, result
     message = result.message.lower()
     assert "could not finish" not in message, result.message
