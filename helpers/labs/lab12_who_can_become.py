@@ -18,6 +18,7 @@ workloads, exec — ``get`` alone before Kubernetes 1.35 —, ephemeral containe
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from itertools import islice
 from typing import Any, ClassVar
 
@@ -393,68 +394,20 @@ class NarrowImpersonation(Question):
     def evaluate(self) -> str:
         lab = self.lab
         assert lab is not None
-        course, ns = lab.course, lab.namespace
         if _untouched(lab):
             raise NotAttempted(
                 "`helpdesk` still holds the old `impersonate` on `reporter`: as `reporter` it "
                 "may do everything `reporter` may."
             )
-        try:
-            gates = feature_gates(course)
-        except CourseApiError:  # /metrics out of reach: the version decides
-            gates = {}
-        version = kubernetes_version(course)
-        constrained = impersonation_constrained(version, gates)
-        token, _ = create_token(course.core, ns, "helpdesk", expiration_seconds=600)
-        api = course.client_for_token(token)  # helpdesk's own token …
-        api.set_default_header("Impersonate-User", sa_username(ns, "reporter"))  # … as reporter
-        as_reporter = client.CoreV1Api(api)
-        probe = {"metadata": {"name": "q4-probe"}}
-
-        def judge() -> None:
-            own = [
-                p
-                for p in ("list pods", "create configmaps")
-                if not may(lab.course.authz, ns, "reporter", p)
-            ]
-            if own:
-                raise NotYet(
-                    f"`reporter` may no longer {own[0]} itself, which its job needs: narrow what "
-                    "`helpdesk` may do *as* `reporter`, not `reporter`'s own Role."
-                )
-            writes = attempt(
-                lambda: as_reporter.create_namespaced_config_map(ns, probe, dry_run="All")
-            )
-            if not isinstance(writes, Forbidden):
-                raise NotYet(
-                    "`helpdesk` can still create ConfigMaps as `reporter` (a dry run said yes): "
-                    "whatever else it holds, the old `impersonate` verb grants every request — "
-                    "it must go."
-                )
-            configmap = attempt(  # reporter may read a ConfigMap by name: helpdesk may not
-                lambda: as_reporter.read_namespaced_config_map("kube-root-ca.crt", ns)
-            )
-            if not isinstance(configmap, Forbidden):
-                raise NotYet(
-                    "`helpdesk` can read ConfigMaps as `reporter`: grant `impersonate-on` for "
-                    "Pods only."
-                )
-            if constrained:
-                pods = attempt(lambda: as_reporter.list_namespaced_pod(ns))
-                if isinstance(pods, Forbidden):
-                    raise NotYet(
-                        "`helpdesk` can no longer read Pods as `reporter`, which it needs; the "
-                        f"API server said: {pods.message}"
-                    )
-
+        version, constrained = _constrained_impersonation(lab.course)
+        helpdesk = _HelpdeskAsReporter.of(lab, constrained)
         # a success of the old check is cached for 10 s: a refusal may come a moment late
-        settle(judge, AUTH_SETTLE)
+        settle(helpdesk.judge, AUTH_SETTLE)
         if not constrained:
-            major, minor = version
             return (
-                f"`helpdesk` can no longer act as `reporter` at all. This cluster (Kubernetes "
-                f"{major}.{minor}, or the gate `ConstrainedImpersonation` off) cannot narrow "
-                "impersonation, so that is the least you can do here; from 1.36 the "
+                "`helpdesk` can no longer act as `reporter` at all. This cluster (Kubernetes "
+                f"{version[0]}.{version[1]}, or the gate `ConstrainedImpersonation` off) cannot "
+                "narrow impersonation, so that is the least you can do here; from 1.36 the "
                 "`impersonate:serviceaccount` and `impersonate-on:…` verbs keep the reads."
             )
         return (
@@ -462,6 +415,86 @@ class NarrowImpersonation(Question):
             "names whom, `impersonate-on:serviceaccount:<verb>` says what, and with the old "
             "`impersonate` gone nothing grants the rest."
         )
+
+
+def _constrained_impersonation(course: Course) -> tuple[tuple[int, int], bool]:
+    """This cluster's version, and whether it constrains impersonation (its gate, read live)."""
+    try:
+        gates = feature_gates(course)
+    except CourseApiError:  # /metrics out of reach: the version decides
+        gates = {}
+    version = kubernetes_version(course)
+    return version, impersonation_constrained(version, gates)
+
+
+@dataclass(frozen=True)
+class _HelpdeskAsReporter:
+    """Requests sent with helpdesk's own token as reporter, and q4's checks, one each."""
+
+    lab: Lab
+    core: client.CoreV1Api
+    constrained: bool
+
+    @classmethod
+    def of(cls, lab: Lab, constrained: bool) -> _HelpdeskAsReporter:
+        course, ns = lab.course, lab.namespace
+        token, _ = create_token(course.core, ns, "helpdesk", expiration_seconds=600)
+        api = course.client_for_token(token)
+        api.set_default_header("Impersonate-User", sa_username(ns, "reporter"))
+        return cls(lab, client.CoreV1Api(api), constrained)
+
+    def judge(self) -> None:
+        """The first check that fails raises its *Not yet*."""
+        for check in (
+            self.reporter_keeps_its_own,
+            self.cannot_write,
+            self.cannot_read_configmaps,
+            self.reads_pods,
+        ):
+            check()
+
+    def reporter_keeps_its_own(self) -> None:
+        authz, ns = self.lab.course.authz, self.lab.namespace
+        lost = [p for p in ("list pods", "create configmaps") if not may(authz, ns, "reporter", p)]
+        if lost:
+            raise NotYet(
+                f"`reporter` may no longer {lost[0]} itself, which its job needs: narrow what "
+                "`helpdesk` may do *as* `reporter`, not `reporter`'s own Role."
+            )
+
+    def cannot_write(self) -> None:
+        probe = {"metadata": {"name": "q4-probe"}}
+        ns = self.lab.namespace
+        if not isinstance(
+            attempt(lambda: self.core.create_namespaced_config_map(ns, probe, dry_run="All")),
+            Forbidden,
+        ):
+            raise NotYet(
+                "`helpdesk` can still create ConfigMaps as `reporter` (a dry run said yes): "
+                "whatever else it holds, the old `impersonate` verb grants every request — it "
+                "must go."
+            )
+
+    def cannot_read_configmaps(self) -> None:
+        """reporter may read a ConfigMap by name; helpdesk, as reporter, may not."""
+        ns = self.lab.namespace
+        read = attempt(lambda: self.core.read_namespaced_config_map("kube-root-ca.crt", ns))
+        if not isinstance(read, Forbidden):
+            raise NotYet(
+                "`helpdesk` can read ConfigMaps as `reporter`: grant `impersonate-on` for Pods "
+                "only."
+            )
+
+    def reads_pods(self) -> None:
+        """Where impersonation can be narrowed, helpdesk keeps what it needs."""
+        if not self.constrained:
+            return
+        pods = attempt(lambda: self.core.list_namespaced_pod(self.lab.namespace))
+        if isinstance(pods, Forbidden):
+            raise NotYet(
+                "`helpdesk` can no longer read Pods as `reporter`, which it needs; the API "
+                f"server said: {pods.message}"
+            )
 
 
 def _untouched(lab: Lab) -> bool:
