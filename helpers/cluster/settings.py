@@ -118,7 +118,8 @@ def _checked(values: Mapping[str, object]) -> dict[str, object]:
         raise TypeError(f"not a setting: {', '.join(sorted(unknown))}")
     out = dict(values)
     if isinstance(out.get("backend"), str):
-        out["backend"] = str(out["backend"]).strip().lower() or None
+        backend = str(out["backend"]).strip().lower()
+        out["backend"] = None if backend in ("", "auto") else backend
     if isinstance(out.get("kubeconfig"), (str, Path)):
         out["kubeconfig"] = Path(out["kubeconfig"]).expanduser()
     return out

@@ -447,6 +447,7 @@ class _HelpdeskAsReporter:
         """The first check that fails raises its *Not yet*."""
         for check in (
             self.reporter_keeps_its_own,
+            self.only_helpdesk,
             self.cannot_write,
             self.cannot_read_configmaps,
             self.reads_pods,
@@ -460,6 +461,19 @@ class _HelpdeskAsReporter:
             raise NotYet(
                 f"`reporter` may no longer {lost[0]} itself, which its job needs: narrow what "
                 "`helpdesk` may do *as* `reporter`, not `reporter`'s own Role."
+            )
+
+    def only_helpdesk(self) -> None:
+        """The new grant is helpdesk's alone (not a group's). The old verb is not asked: it is
+        `edit`'s too (payments holds it by design), and helpdesk's own is `cannot_write`'s."""
+        authz, ns = self.lab.course.authz, self.lab.namespace
+        whom = "impersonate:serviceaccount serviceaccounts.authentication.k8s.io"
+        others = [a for a in ACCOUNTS if a not in ("helpdesk", "reporter")]
+        too = [a for a in others if may(authz, ns, a, whom, name="reporter")]
+        if too:
+            raise NotYet(
+                f"`{too[0]}` may act as `reporter` too: grant it to `helpdesk` alone, not to a "
+                "group of accounts."
             )
 
     def cannot_write(self) -> None:

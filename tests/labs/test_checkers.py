@@ -1568,6 +1568,19 @@ def _helpdesk_role_renamed(lab: Lab) -> None:
     )
 
 
+def _helpdesk_grant_to_every_account(lab: Lab) -> None:
+    """The right Role, bound to the namespace's group: every account may read Pods as reporter."""
+    from helpers.reviews import sa_groups
+
+    _helpdesk_rules(WHOM, _what("pods"))(lab)
+    group = sa_groups(lab.namespace)[1]  # system:serviceaccounts:<ns>
+    lab.course.rbac.patch_namespaced_role_binding(
+        "helpdesk",
+        lab.namespace,
+        {"subjects": [{"kind": "Group", "apiGroup": "rbac.authorization.k8s.io", "name": group}]},
+    )
+
+
 def _helpdesk_by_kubectl_patch(lab: Lab) -> None:
     """kubectl patch --type=json: replace the rules list."""
     patch = json.dumps([{"op": "replace", "path": "/rules", "value": [WHOM, _what("pods")]}])
@@ -1668,6 +1681,11 @@ LAB12 = {
             "narrowed-reporter-instead",
             _reporter_narrowed,
             ("`reporter` may no longer create configmaps",),
+        ),
+        Wrong(
+            "bound-to-the-namespace-group",
+            _helpdesk_grant_to_every_account,
+            ("may act as `reporter` too",),
         ),
         Wrong(
             "what-without-whom",

@@ -162,3 +162,11 @@ def test_nothing_writes_os_environ_to_steer_the_course() -> None:
     assert not writes, "choose settings with helpers.cluster.settings.choose():\n" + "\n".join(
         writes
     )
+
+
+def test_auto_chosen_in_code_means_auto_even_over_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("COURSE_BACKEND", "kubeconfig")
+    choose(backend=" Auto ")
+    assert settings().backend is None and cluster.wanted_backend() is None
