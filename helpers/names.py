@@ -76,6 +76,8 @@ NAMESPACES: dict[str, str] = {
     "audit-trail-ns": "notebook 14",
     "rotation-ns": "notebook 15",
     "podcert-ns": "notebook 16",
+    "trusted-ns": "notebook 17",
+    "other-ns": "notebook 17",
     "lab-02-leak": "lab 02",
     "lab-04-rbac": "lab 04",
     "lab-07-diag": "lab 07",
@@ -90,6 +92,7 @@ CLUSTER_SCOPED: dict[str, str] = {
     "audit-node-reader": "notebook 11 (ClusterRole)",
     "audit-good-operator-reads-nodes": "notebook 11 (ClusterRoleBinding)",
     "pod-identity-signer": "notebook 16 (ClusterRole, ClusterRoleBinding; the signer's name)",
+    "public-issuer-discovery": "notebook 17 (ClusterRoleBinding, local cluster only)",
 }
 
 _PREFIX_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,18}[a-z0-9])?$")

@@ -40,6 +40,7 @@ __all__ = [
     "api_caller",
     "api_calls",
     "curl_from_pod",
+    "curl_in_pod",
     "parse_call",
     "wait_for_call",
 ]
@@ -190,15 +191,41 @@ def curl_from_pod(
     handed in from outside. The body is the API server's JSON answer (``{}`` if none).
     """
     api = "https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT"
+    return curl_in_pod(core, namespace, pod, api + path, token_file=token_file)
+
+
+def curl_in_pod(
+    core: client.CoreV1Api,
+    namespace: str,
+    pod: str,
+    url: str,
+    *,
+    token_file: str = f"{TOKEN_DIR}/token",
+    ca_file: str = f"{TOKEN_DIR}/ca.crt",
+    method: str = "GET",
+    body: dict[str, Any] | None = None,
+) -> tuple[int, dict[str, Any]]:
+    """``curl`` any HTTPS ``url`` from inside ``pod`` with a token file of the Pod; (status, body).
+
+    ``url`` may use the Pod's environment (``$PARTNER``); trust is ``ca_file`` only (no
+    public CAs in the tools image). ``body`` is sent as JSON. Status 0: no HTTP answer.
+    """
     bearer = f'-H "Authorization: Bearer $(cat {token_file})"'
+    data = ""
+    if body is not None:
+        payload = json.dumps(body).replace("'", "'\\''")
+        data = f" -H 'Content-Type: application/json' -d '{payload}'"
+    # HTTP/1.1: over HTTP/2, curl once gave us a 401 without its body (a POST the server
+    # refused before reading the body it sent)
+    curl = f"curl -sS --http1.1 --max-time 10 --cacert {ca_file} {bearer} -X {method}{data}"
     script = (
-        f'code=$(curl -sS --cacert {TOKEN_DIR}/ca.crt {bearer} -o /tmp/answer -w "%{{http_code}}"'
-        f' "{api}{path}"); echo "$code"; cat /tmp/answer'
+        f'rm -f /tmp/answer; code=$({curl} -o /tmp/answer -w "%{{http_code}}" "{url}"); '
+        'echo "$code"; cat /tmp/answer 2>/dev/null || true'
     )
     out = exec_in_pod(core, namespace, pod, ["sh", "-c", script]).stdout
-    code, _, body = out.partition("\n")
+    code, _, answer_text = out.partition("\n")
     try:
-        answer = json.loads(body) if body.strip() else {}
+        answer = json.loads(answer_text) if answer_text.strip() else {}
     except ValueError:
-        answer = {"text": body}
-    return int(code or 0), answer
+        answer = {"text": answer_text}
+    return int(code.strip() or 0), answer
