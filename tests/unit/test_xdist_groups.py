@@ -44,3 +44,12 @@ def test_checker_tests_spread_one_by_one() -> None:
     one = "tests/labs/test_checkers.py::test_wrong_answer[lab04-q1-apps-group]"
     other = "tests/labs/test_checkers.py::test_solution[lab04-q3]"
     assert group(one) == one and group(other) == other
+
+
+def test_what_opens_the_issuer_keys_never_runs_beside_what_asserts_they_are_closed() -> None:
+    units = {
+        group("notebooks/08_trust_from_outside.ipynb::Cell 9"),
+        group("notebooks/17_trust_between_clusters.ipynb::Cell 8"),
+        group("tests/cluster/test_workshop_attacks.py::test_anonymous_requests_are_401"),
+    }
+    assert units == {"issuer-keys"}
