@@ -12,8 +12,9 @@ import signal
 import time
 
 import pytest
+import yaml
 
-from helpers.cluster import config, host
+from helpers.cluster import authnconfig, config, host, partner
 from helpers.cluster.local import COMPONENTS, SHIM_SOCKET_DIRS, LocalCluster
 from helpers.course import Course, connect
 from helpers.pods import busybox_pod, exec_in_pod, run_pod
@@ -118,11 +119,20 @@ def test_down_leaves_nothing_behind(local: LocalCluster) -> None:
     course = connect(start=False)
     ns = course.fresh_namespace("t-teardown")
     run_pod(course.core, ns, busybox_pod("running-at-teardown"))
+    # notebook 17's partner API server, as a notebook stopped halfway would leave it
+    partner_server = partner.PartnerServer(local.layout)
+    empty = {
+        "apiVersion": authnconfig.api_version(course.version()),
+        "kind": "AuthenticationConfiguration",
+    }
+    partner_server.up(yaml.safe_dump(empty))
+    assert partner_server.running()
     mode = _expected_mode()
     assert local.kube_proxy_mode == mode
     assert host.nft_tables(config.KUBE_PROXY_TABLE) or mode == "iptables"
     local.down()
-    assert _leftovers(local) == NOTHING_LEFT
+    assert _leftovers(local) == NOTHING_LEFT  # its processes name the state directory too
+    assert not host.port_in_use(partner.ETCD_CLIENT_PORT), "the partner's etcd is gone"
     before = _sysctls()
     # ... and the next session finds a working cluster again, which changed no sysctl.
     local.up()
