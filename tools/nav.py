@@ -187,16 +187,13 @@ def _parse(cell: nbformat.NotebookNode) -> ast.Module | None:
 def is_check_cell(nb: nbformat.NotebookNode, index: int) -> bool:
     """True for a cell that only verifies: it asserts, shows nothing, and hands nothing on.
 
-    It has an ``assert``, no expression whose value the learner would see, touches no
-    environment variable, and binds no name that a later cell uses.
+    It has an ``assert``, no expression whose value the learner would see, changes no
+    environment variable (reading one is checking), and binds no name that a later cell uses.
     """
     tree = _parse(nb.cells[index])
     if tree is None or not any(isinstance(n, ast.Assert) for n in ast.walk(tree)):
         return False
-    if (
-        any(isinstance(stmt, ast.Expr) for stmt in tree.body)
-        or "os.environ" in nb.cells[index].source
-    ):
+    if any(isinstance(stmt, ast.Expr) for stmt in tree.body) or _changes_environment(tree):
         return False
     later: set[str] = set()
     for cell in nb.cells[index + 1 :]:
@@ -206,6 +203,33 @@ def is_check_cell(nb: nbformat.NotebookNode, index: int) -> bool:
         elif cell.cell_type == "code":  # a %%bash cell: Python names may appear as words
             later |= set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", cell.source))
     return not (_stored_names(tree) - {"_"}) & later
+
+
+def _changes_environment(tree: ast.Module) -> bool:
+    """True if the code sets or removes an environment variable.
+
+    >>> _changes_environment(ast.parse('assert os.environ["A"] == "1"'))
+    False
+    >>> _changes_environment(ast.parse('os.environ["A"] = "1"'))
+    True
+    >>> _changes_environment(ast.parse('os.environ.update(A="1")'))
+    True
+    """
+    for node in ast.walk(tree):
+        targets = []
+        if isinstance(node, ast.Assign | ast.AugAssign | ast.Delete):
+            targets = node.targets if isinstance(node, ast.Assign | ast.Delete) else [node.target]
+        if any("environ" in ast.unparse(t) for t in targets):
+            return True
+        if isinstance(node, ast.Call):
+            called = ast.unparse(node.func)
+            if (
+                "putenv" in called
+                or "unsetenv" in called
+                or ("environ." in called and not called.endswith((".get", ".items", ".keys")))
+            ):
+                return True
+    return False
 
 
 def fold_checks(nb: nbformat.NotebookNode) -> int:
