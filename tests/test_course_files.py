@@ -47,6 +47,22 @@ def test_notebook_anatomy(path: Path) -> None:
     assert any("connect()" in c for c in code[:2]), "the setup cell connects to the cluster"
 
 
+MERMAID = re.compile(r"```mermaid\n(.*?)```", re.DOTALL)
+
+
+@pytest.mark.parametrize("path", ALL, ids=lambda p: p.name)
+def test_sequence_diagrams_keep_semicolons_out_of_their_text(path: Path) -> None:
+    """In a Mermaid sequence diagram ``;`` ends a statement: one in a message or a note
+    breaks the whole diagram (JupyterLab shows a parse error instead). Write ``,`` or ``#59;``."""
+    nb = nbformat.read(path, as_version=4)
+    broken = []
+    for cell in nb.cells:
+        for block in MERMAID.findall(cell.source if cell.cell_type == "markdown" else ""):
+            if block.lstrip().startswith("sequenceDiagram"):
+                broken += [ln.strip() for ln in block.splitlines() if ";" in ln.replace("#59;", "")]
+    assert not broken, f"{path.name}: {broken}"
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebooks_stay_light(path: Path) -> None:
     nb = nbformat.read(path, as_version=4)
