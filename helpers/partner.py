@@ -15,6 +15,9 @@ learner), :func:`partner_for` returns None and one sentence saying why.
 
 from __future__ import annotations
 
+import contextlib
+import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -23,11 +26,27 @@ from typing import Any
 import yaml
 from kubernetes import client, config
 
+from .cluster.errors import ClusterError
+from .cluster.locks import file_lock
 from .cluster.partner import ISSUER, Partner, PartnerServer, unavailable_reason
+from .cluster.waiting import get_or_none, poll_until
 from .course import Course, with_timeouts
+from .names import cluster_scoped
+from .oidc import ca_from_kubeconfig, http_get, ssl_context
 from .tokens import Token
 
-__all__ = ["ISSUER", "PartnerCluster", "partner_for", "to_yaml"]
+__all__ = [
+    "ISSUER",
+    "PartnerCluster",
+    "partner_for",
+    "public_discovery_binding",
+    "public_issuer_keys",
+    "to_yaml",
+    "trusting_partner",
+]
+
+#: The ClusterRole that allows GET on the two issuer documents (bootstrap RBAC).
+DISCOVERY_ROLE = "system:service-account-issuer-discovery"
 
 
 def to_yaml(doc: dict[str, Any]) -> str:
@@ -112,3 +131,73 @@ def partner_for(
         return None, why
     server = PartnerServer()
     return PartnerCluster(server, server.up(to_yaml(authentication_config))), ""
+
+
+def public_discovery_binding() -> dict[str, Any]:
+    """The ClusterRoleBinding that lets anyone, without credentials, read the issuer's keys."""
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRoleBinding",
+        "metadata": {"name": cluster_scoped("public-issuer-discovery")},
+        "roleRef": {
+            "apiGroup": "rbac.authorization.k8s.io",
+            "kind": "ClusterRole",
+            "name": DISCOVERY_ROLE,
+        },
+        "subjects": [
+            {
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "Group",
+                "name": "system:unauthenticated",
+            }
+        ],
+    }
+
+
+@contextlib.contextmanager
+def public_issuer_keys(course: Course) -> Iterator[str]:
+    """Make the issuer's discovery document and JWKS anonymously readable while the block runs.
+
+    Yields the ``jwks_uri``, readable without credentials (waited for: RBAC's cache); the
+    binding is deleted afterwards, also when the block fails.
+    """
+    binding = public_discovery_binding()
+    name = binding["metadata"]["name"]
+    jwks_uri = json.loads(course.get_raw("/.well-known/openid-configuration"))["jwks_uri"]
+    tls = ssl_context(ca_from_kubeconfig(course.kubeconfig))
+    if get_or_none(lambda: course.rbac.read_cluster_role_binding(name)):
+        course.rbac.replace_cluster_role_binding(name, binding)
+    else:
+        course.rbac.create_cluster_role_binding(binding)
+    try:
+        poll_until(
+            lambda: http_get(jwks_uri, context=tls, check=False).status == 200,
+            timeout=15,
+            what="the issuer's keys to be readable without credentials",
+        )
+        yield jwks_uri
+    finally:
+        with contextlib.suppress(Exception):
+            course.rbac.delete_cluster_role_binding(name)
+
+
+@contextlib.contextmanager
+def trusting_partner(
+    course: Course, authentication_config: dict[str, Any]
+) -> Iterator[PartnerCluster]:
+    """A fresh partner with ``authentication_config`` for the block's length, keys public.
+
+    One at a time on this machine (a lock): the partner has fixed ports. Afterwards the
+    partner is stopped and the issuer's keys are private again.
+    """
+    why = unavailable_reason(course.backend)
+    if why:
+        raise ClusterError(f"No partner API server here: {why}.")
+    server = PartnerServer()
+    lock = server.layout.cache / "locks" / "partner-session.lock"
+    with file_lock(lock, "using the partner"), public_issuer_keys(course):
+        partner = PartnerCluster(server, server.up(to_yaml(authentication_config)))
+        try:
+            yield partner
+        finally:
+            partner.stop()

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import config, pki
-from .errors import ClusterError
+from .errors import ClusterError, ComponentFailed
 from .locks import file_lock
 from .supervise import Supervisor
 
@@ -188,12 +188,19 @@ class PartnerServer:
                 timeout=START_TIMEOUT,
             )
             self.sup.start("kube-apiserver", apiserver_args(binaries["kube-apiserver"], self.home))
-            self.sup.wait_for(
-                "kube-apiserver",
-                lambda: self._get("/readyz", admin=False) == 200,
-                "/readyz ok",
-                timeout=START_TIMEOUT,
-            )
+            try:
+                self.sup.wait_for(
+                    "kube-apiserver",
+                    lambda: self._get("/readyz", admin=False) == 200,
+                    "/readyz ok",
+                    timeout=START_TIMEOUT,
+                )
+            except ComponentFailed:
+                if self.sup.alive("kube-apiserver"):
+                    raise
+                raise ClusterError(
+                    "The partner API server stopped at start: " + self._last_error()
+                ) from None
             self.sup.wait_for(  # made by the API server's own bootstrap, a moment after /readyz
                 "kube-apiserver",
                 lambda: self._get("/api/v1/namespaces/default") == 200,
@@ -272,7 +279,8 @@ class PartnerServer:
     def _last_error(self) -> str:
         """The API server's last complaint about its configuration, from its log."""
         lines = self.sup.log("kube-apiserver").read_text(errors="replace").splitlines()
-        marks = [i for i, ln in enumerate(lines) if "authentication config" in ln or "oidc" in ln]
+        words = ("authentication config", "oidc", "command failed", "Error:")
+        marks = [i for i, ln in enumerate(lines) if any(w in ln for w in words)]
         if not marks:
             return (lines or ["(its log is empty)"])[-1][-400:]
         block = lines[marks[-1] : marks[-1] + 8]

@@ -278,6 +278,9 @@ class Question:
             if gone:
                 raise NotYet(gone)
             values = self._collect(answers or caller)
+            why = self.lab.unavailable() if self.lab is not None else ""
+            if why:
+                raise NotAttempted(f"this lab cannot be judged on this cluster: {why}")
             message = self.evaluate(**values)
             result = Result(self.name, CORRECT, message or "")
         except NotAttempted as exc:
@@ -380,6 +383,10 @@ class Lab:
     def set_up(self) -> Lab:
         """Create the scenario (override); returns the lab for chaining."""
         return self
+
+    def unavailable(self) -> str:
+        """Why this cluster cannot judge the lab ('' where it can: every lab but a few)."""
+        return ""
 
     def fresh(self) -> None:
         """Start from nothing: a new, empty namespace and no ClusterRoleBindings left over.

@@ -1731,6 +1731,174 @@ def test_lab12_knows_every_path_the_notebook_names(make_lab: Callable[..., Lab])
     assert ways == ["impersonate `payments`"], ways
 
 
+# -- lab 17: the partner trusts exactly one account -----------------------------------------------
+def _lab17_config(lab: Lab, *, rules: list[dict[str, str]] | None = None, **changes: Any) -> dict:
+    """The lab's own q1 answer, with ``rules`` and the username mapping or audiences changed."""
+    config = lab.reference_config()  # type: ignore[attr-defined]
+    jwt = config["jwt"][0]
+    if rules is not None:
+        jwt["claimValidationRules"] = rules
+    if "username" in changes:
+        jwt["claimMappings"]["username"] = changes["username"]
+    if "audiences" in changes:
+        jwt["issuer"]["audiences"] = changes["audiences"]
+    return config
+
+
+def _lab17_rule(expression: str) -> list[dict[str, str]]:
+    return [{"expression": expression, "message": "the lab's test"}]
+
+
+def _lab17_grants(lab: Lab, subject: dict[str, str], cluster_wide: bool = False) -> list[dict]:
+    role_kind, binding_kind = (
+        ("ClusterRole", "ClusterRoleBinding") if cluster_wide else ("Role", "RoleBinding")
+    )
+    meta = {} if cluster_wide else {"namespace": "default"}
+    rules = [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list"]}]
+    return [
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": role_kind,
+            "metadata": {"name": "t-reader", **meta},
+            "rules": rules,
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": binding_kind,
+            "metadata": {"name": "t-reads", **meta},
+            "roleRef": {
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": role_kind,
+                "name": "t-reader",
+            },
+            "subjects": [subject],
+        },
+    ]
+
+
+def _lab17_grants_cluster_role_in_default(lab: Lab) -> list[dict]:
+    role, binding = _lab17_grants(lab, _lab17_user(lab), cluster_wide=True)
+    binding["kind"] = "RoleBinding"
+    binding["metadata"]["namespace"] = "default"
+    return [role, binding]
+
+
+def _lab17_user(lab: Lab) -> dict[str, str]:
+    return {
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": "User",
+        "name": "course:" + user(lab, "reporter"),
+    }
+
+
+LAB17 = {
+    1: [
+        Wrong(
+            "namespace-only",
+            lambda lab: {
+                "CONFIG": _lab17_config(
+                    lab,
+                    rules=_lab17_rule(f"claims['kubernetes.io'].namespace == '{lab.namespace}'"),
+                )
+            },
+            ("also lets in intruder",),
+        ),
+        Wrong(
+            "no-prefix",
+            lambda lab: {"CONFIG": _lab17_config(lab, username={"claim": "sub", "prefix": ""})},
+            ("knows reporter as `system:serviceaccount:", "prefix `course:`"),
+        ),
+        Wrong(
+            "the-course-api-audience",
+            lambda lab: {
+                "CONFIG": _lab17_config(
+                    lab, audiences=facts.api_audiences(lab.course, lab.namespace)[:1]
+                )
+            },
+            ("accepts reporter's token for the course api",),
+        ),
+        Wrong(
+            "cel-that-does-not-compile",
+            lambda lab: {"CONFIG": _lab17_config(lab, rules=_lab17_rule("claims.sub =="))},
+            ("refused your `config`", "compilation failed"),
+        ),
+    ],
+    2: [
+        Wrong(
+            "binds-a-serviceaccount",
+            lambda lab: {
+                "GRANTS": _lab17_grants(
+                    lab, {"kind": "ServiceAccount", "name": "reporter", "namespace": lab.namespace}
+                )
+            },
+            ("as a `user`",),
+        ),
+        Wrong(
+            "view-is-empty-on-the-partner",
+            lambda lab: {
+                "GRANTS": [
+                    {
+                        "apiVersion": "rbac.authorization.k8s.io/v1",
+                        "kind": "RoleBinding",
+                        "metadata": {"name": "reporter-views", "namespace": "default"},
+                        "roleRef": {
+                            "apiGroup": "rbac.authorization.k8s.io",
+                            "kind": "ClusterRole",
+                            "name": "view",
+                        },
+                        "subjects": [_lab17_user(lab)],
+                    }
+                ]
+            },
+            ("aggregated clusterrole", "runs no controllers"),
+        ),
+        Wrong(
+            "cluster-wide",
+            lambda lab: {"GRANTS": _lab17_grants(lab, _lab17_user(lab), cluster_wide=True)},
+            ("configmaps in kube-system",),
+        ),
+    ],
+}
+
+RIGHT17 = {
+    1: [
+        Right(
+            "namespace-and-account",
+            lambda lab: {
+                "CONFIG": _lab17_config(
+                    lab,
+                    rules=[
+                        {
+                            "expression": f"claims['kubernetes.io'].namespace == '{lab.namespace}'",
+                            "message": "ns",
+                        },
+                        {
+                            "expression": "claims['kubernetes.io'].serviceaccount.name"
+                            " == 'reporter'",
+                            "message": "sa",
+                        },
+                    ],
+                )
+            },
+        ),
+        Right(
+            "username-by-expression",
+            lambda lab: {
+                "CONFIG": _lab17_config(lab, username={"expression": "'course:' + claims.sub"})
+            },
+        ),
+    ],
+    2: [
+        Right(
+            # a ClusterRole is only a set of rules: a RoleBinding keeps it to one namespace.
+            # (Not `view`: it is aggregated, and the partner runs no controller to fill it in.)
+            "cluster-role-bound-in-default",
+            lambda lab: {"GRANTS": _lab17_grants_cluster_role_in_default(lab)},
+        ),
+    ],
+}
+
+
 WRONG: dict[str, dict[int, list[Wrong]]] = {
     "02": LAB02,
     "04": LAB04,
@@ -1738,6 +1906,7 @@ WRONG: dict[str, dict[int, list[Wrong]]] = {
     "08": LAB08,
     "11": LAB11,
     "12": LAB12,
+    "17": LAB17,
 }
 WRONG_CASES = [
     pytest.param(number, q, wrong, id=f"lab{number}-q{q}-{wrong.id}")
@@ -1753,6 +1922,7 @@ RIGHT: dict[str, dict[int, list[Right]]] = {
     "08": RIGHT08,
     "11": RIGHT11,
     "12": RIGHT12,
+    "17": RIGHT17,
 }
 RIGHT_CASES = [
     pytest.param(number, q, right, id=f"lab{number}-q{q}-{right.id}")

@@ -51,5 +51,10 @@ def test_what_opens_the_issuer_keys_never_runs_beside_what_asserts_they_are_clos
         group("notebooks/08_trust_from_outside.ipynb::Cell 9"),
         group("notebooks/17_trust_between_clusters.ipynb::Cell 8"),
         group("tests/cluster/test_workshop_attacks.py::test_anonymous_requests_are_401"),
+        group("labs/17_trust_one_account_lab.ipynb::Cell 3"),
+        group("tests/labs/test_checkers.py::test_wrong_answer[lab17-q1-no-prefix]"),
+        group("tests/labs/test_checkers.py::test_scenario_gone[17-clean_up]"),
+        group("tests/labs/test_labs_solved.py::test_lab_solved[17_trust_one_account_lab.ipynb]"),
     }
     assert units == {"issuer-keys"}
+    assert group("tests/labs/test_checkers.py::test_wrong_answer[lab12-q1-x]").endswith("x]")
