@@ -133,6 +133,11 @@ class NotAttempted(Exception):
     """Raised by a checker: nothing to check yet (placeholder, or the cluster is untouched)."""
 
 
+class CannotJudge(NotAttempted):
+    """This cluster cannot judge the lab at all (:meth:`Lab.unavailable`): shown as *Not
+    attempted* with the reason, and not recorded on a workshop's board."""
+
+
 def one_sentence(exc: BaseException) -> str:
     """One plain line for an unexpected error (API errors become their server message).
 
@@ -273,6 +278,7 @@ class Question:
         (the caller's globals); tests pass them as keyword arguments instead.
         """
         caller = sys._getframe(1).f_globals if not answers else {}
+        judged_nowhere = False
         try:
             gone = self.lab.scenario_gone() if self.lab is not None else None
             if gone:
@@ -280,11 +286,12 @@ class Question:
             values = self._collect(answers or caller)
             why = self.lab.unavailable() if self.lab is not None else ""
             if why:
-                raise NotAttempted(f"this lab cannot be judged on this cluster: {why}")
+                raise CannotJudge(f"this lab cannot be judged on this cluster: {why}")
             message = self.evaluate(**values)
             result = Result(self.name, CORRECT, message or "")
         except NotAttempted as exc:
             result = Result(self.name, NOT_ATTEMPTED, str(exc))
+            judged_nowhere = isinstance(exc, CannotJudge)
         except NotYet as exc:
             result = Result(self.name, NOT_YET, str(exc))
         except Exception as exc:  # a check must never raise in a learner's notebook
@@ -299,7 +306,9 @@ class Question:
         result.message = _sentence(result.message)
         self.last = result
         RESULTS.append(result)
-        if self.lab is not None:  # in a workshop, for the instructor's board (never the answer)
+        if self.lab is not None and not judged_nowhere:
+            # in a workshop, for the instructor's board (never the answer); a lab this
+            # cluster cannot judge leaves the board alone
             progress.record(self.lab.course, type(self.lab).__module__, self.name, result.status)
         result.show()
         return result
@@ -384,9 +393,15 @@ class Lab:
         """Create the scenario (override); returns the lab for chaining."""
         return self
 
-    def unavailable(self) -> str:
-        """Why this cluster cannot judge the lab ('' where it can: every lab but a few)."""
+    @classmethod
+    def unavailable_on(cls, backend: str) -> str:
+        """Why a cluster of ``backend`` cannot judge this lab ('' where it can: most labs)."""
         return ""
+
+    def unavailable(self) -> str:
+        """Why this lab's cluster cannot judge it ('' where it can)."""
+        backend = getattr(self.course, "backend", "")
+        return type(self).unavailable_on(backend) if backend else ""
 
     def fresh(self) -> None:
         """Start from nothing: a new, empty namespace and no ClusterRoleBindings left over.

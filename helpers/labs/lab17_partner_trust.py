@@ -305,9 +305,10 @@ class PartnerTrustLab(Lab):
 
     question_types: ClassVar[tuple[type[Question], ...]] = (TrustOneAccount, GrantOnThePartner)
 
-    def unavailable(self) -> str:
+    @classmethod
+    def unavailable_on(cls, backend: str) -> str:
         """'' where this lab can be judged; else why not (a partner needs the local backend)."""
-        why = unavailable_reason(self.course.backend)
+        why = unavailable_reason(backend)
         return f"its checks start a partner API server, and {why}" if why else ""
 
     def reference_config(self) -> dict[str, Any]:

@@ -26,7 +26,6 @@ from nbclient import NotebookClient
 
 from helpers.course import Course
 from helpers.labs.checks import CORRECT, NOT_ATTEMPTED, Lab
-from helpers.names import ns
 
 pytestmark = [pytest.mark.cluster, pytest.mark.as_learner]
 
@@ -93,7 +92,7 @@ def test_lab_solved(path: Path, course: Course) -> None:
     results = results_of(nb)
     namespace = nb.metadata["lab"]["namespace"]
     # a lab this cluster cannot judge (lab 17 off the local backend) must say so, each check
-    why = lab_class(nb.metadata["lab"]["module"])(course, ns(namespace)).unavailable()
+    why = lab_class(nb.metadata["lab"]["module"]).unavailable_on(course.backend)
     expected = NOT_ATTEMPTED if why else CORRECT
     wrong = [
         r for r in results if r["status"] != expected or (why and why[:40] not in r["message"])
