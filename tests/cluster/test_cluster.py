@@ -65,7 +65,8 @@ def test_token_request_returns_the_audience_and_lifetime_asked_for(
     claims = Token(status.token).claims
     assert claims["aud"] == ["course-tests"]
     assert claims["exp"] - claims["iat"] == 600
-    assert abs(status.expiration_timestamp.timestamp() - claims["exp"]) <= 1
+    # two readings of the clock (notebook 03): exp may be a moment later
+    assert 0 <= claims["exp"] - status.expiration_timestamp.timestamp() <= 5
     assert claims["sub"] == sa_username(namespace, "default")
 
 
