@@ -72,6 +72,18 @@ def group(nodeid: str) -> str:
     return f"ns-{shared[0]}" if shared else path
 
 
+def pytest_configure(config: Any) -> None:
+    """The accommodations of busy test machines (tests/accommodations.py)."""
+    import sys
+
+    here = str(Path(__file__).parent / "tests")
+    if here not in sys.path:
+        sys.path.insert(0, here)
+    import accommodations
+
+    accommodations.retry_kernel_starts()
+
+
 def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
     """Every notebook and lab cell is what a learner runs: marker ``as_learner``."""
     import pytest

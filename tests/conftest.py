@@ -32,20 +32,9 @@ def pytest_configure(config: pytest.Config) -> None:
         os.environ["COURSE_KUBECONFIG"] = str(files[int(worker.removeprefix("gw")) % len(files)])
 
 
-#: Notebooks that change, or assert, whether the course cluster's issuer keys are readable
-#: without credentials: notebook 17 makes them public for a while (on the local cluster), and
-#: these assert that they are not. Their cells share one pytest-xdist worker, so never run
-#: at the same time (the attack test that asks the same is marked in its module).
-PUBLIC_KEYS_GROUP = "issuer-keys-public"
-SHARE_PUBLIC_KEYS = {"08_trust_from_outside.ipynb", "17_trust_between_clusters.ipynb"}
-
-
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the marks (--dist loadgroup)
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Group the items that must not run beside each other; run ``teardown`` tests last."""
-    for item in items:
-        if item.path.name in SHARE_PUBLIC_KEYS:
-            item.add_marker(pytest.mark.xdist_group(PUBLIC_KEYS_GROUP))
+    """Run ``teardown`` tests last (the work units are the root conftest's ``group``)."""
     _teardown_last(items)
 
 

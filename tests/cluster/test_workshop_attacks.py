@@ -179,7 +179,7 @@ def test_no_binding_of_a_learner_names_anyone_but_their_own_service_accounts(ws)
 # -- anonymous: off but for health and discovery --------------------------------------------
 
 
-@pytest.mark.xdist_group("issuer-keys-public")  # not beside notebook 17 (tests/conftest.py)
+# (not beside notebook 17: the whole module is in the root conftest's "issuer-keys" unit)
 def test_anonymous_requests_are_401_except_health_and_discovery(ws, course: Course) -> None:
     _, learners = ws
     target = names.ns("become-ns", learners[0].prefix)
