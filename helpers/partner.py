@@ -114,6 +114,10 @@ class PartnerCluster:
     def running(self) -> bool:
         return self.server.running()
 
+    def last_complaint(self) -> str:
+        """Its log's last line about its configuration or its issuers (for error messages)."""
+        return self.server.last_complaint()
+
     def stop(self) -> None:
         """Stop it and remove its keys, data and logs."""
         self.server.down()

@@ -7,6 +7,7 @@ deleted. Pods that call the API server themselves are in :mod:`helpers.workloads
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +19,9 @@ from .cluster.errors import ClusterError
 from .cluster.waiting import deleted, get_or_none, gone, poll_until
 from .errors import translate_api_errors
 from .tokens import Token
+
+#: Seconds a command run in a Pod (``exec_in_pod``) may take.
+EXEC_TIMEOUT = 120.0
 
 __all__ = [
     "TOKEN_DIR",
@@ -158,8 +162,13 @@ def exec_in_pod(
     command: list[str],
     container: str | None = None,
     check: bool = True,
+    timeout: float = EXEC_TIMEOUT,
 ) -> ExecResult:
-    """Run ``command`` in a Pod's container (what ``kubectl exec`` does) and collect output."""
+    """Run ``command`` in a Pod's container (what ``kubectl exec`` does) and collect output.
+
+    A command still running after ``timeout`` seconds raises ClusterError (the stream is
+    closed; the process in the Pod may run on).
+    """
     with translate_api_errors():
         resp = stream(
             core.connect_get_namespaced_pod_exec,
@@ -175,7 +184,14 @@ def exec_in_pod(
         )
     out: list[str] = []
     err: list[str] = []
+    deadline = time.monotonic() + timeout
     while resp.is_open():
+        if time.monotonic() > deadline:
+            resp.close()
+            raise ClusterError(
+                f"`{' '.join(command)}` in {namespace}/{pod} did not finish within "
+                f"{timeout:.0f} s; check the Pod (`kubectl describe pod`) and run the cell again."
+            )
         resp.update(timeout=1)
         if resp.peek_stdout():
             out.append(resp.read_stdout())

@@ -208,7 +208,8 @@ def curl_in_pod(
     """``curl`` any HTTPS ``url`` from inside ``pod`` with a token file of the Pod; (status, body).
 
     ``url`` may use the Pod's environment (``$PARTNER``); trust is ``ca_file`` only (no
-    public CAs in the tools image). ``body`` is sent as JSON. Status 0: no HTTP answer.
+    public CAs in the tools image). ``body`` is sent as JSON. Status 0: no HTTP answer, and
+    the answer ``{"curl": its message}``.
     """
     bearer = f'-H "Authorization: Bearer $(cat {token_file})"'
     data = ""
@@ -218,14 +219,19 @@ def curl_in_pod(
     # HTTP/1.1: over HTTP/2, curl once gave us a 401 without its body (a POST the server
     # refused before reading the body it sent)
     curl = f"curl -sS --http1.1 --max-time 10 --cacert {ca_file} {bearer} -X {method}{data}"
+    # no HTTP answer (status 0): the body is curl's own message (refused, timed out, TLS)
     script = (
-        f'rm -f /tmp/answer; code=$({curl} -o /tmp/answer -w "%{{http_code}}" "{url}"); '
-        'echo "$code"; cat /tmp/answer 2>/dev/null || true'
+        f'rm -f /tmp/answer; code=$({curl} -o /tmp/answer -w "%{{http_code}}" "{url}" '
+        '2>/tmp/curl-error); echo "$code"; '
+        'if [ "$code" = 000 ]; then cat /tmp/curl-error; else cat /tmp/answer 2>/dev/null; fi; true'
     )
     out = exec_in_pod(core, namespace, pod, ["sh", "-c", script]).stdout
     code, _, answer_text = out.partition("\n")
+    status = int(code.strip() or 0)
+    if status == 0:
+        return 0, {"curl": answer_text.strip() or "no output from the Pod"}
     try:
         answer = json.loads(answer_text) if answer_text.strip() else {}
     except ValueError:
         answer = {"text": answer_text}
-    return int(code.strip() or 0), answer
+    return status, answer

@@ -199,7 +199,7 @@ class PartnerServer:
                 if self.sup.alive("kube-apiserver"):
                     raise
                 raise ClusterError(
-                    "The partner API server stopped at start: " + self._last_error()
+                    "The partner API server stopped at start: " + self.last_complaint()
                 ) from None
             self.sup.wait_for(  # made by the API server's own bootstrap, a moment after /readyz
                 "kube-apiserver",
@@ -226,8 +226,9 @@ class PartnerServer:
         """Rewrite its AuthenticationConfiguration; return the seconds until it reloaded.
 
         The file is replaced by a rename. The API server watches it, builds the new JWT
-        authenticators, checks every 10 s until they have fetched their issuers' keys, then
-        swaps them in. A file it refuses raises ClusterError with the reason from its log.
+        authenticators, checks every 10 s until each has read its issuer's discovery document,
+        then swaps them in (the keys come with the first token). A file it refuses raises
+        ClusterError with the reason from its log.
         """
         path = self.home / "authentication-config.yaml"
         if path.read_text() == authentication_config:
@@ -246,12 +247,12 @@ class PartnerServer:
             if now["failure"] > before["failure"]:
                 raise ClusterError(
                     "The partner API server refused its new authentication configuration: "
-                    + self._last_error()
+                    + self.last_complaint()
                 )
             time.sleep(0.5)
         raise ClusterError(
             f"The partner API server did not reload its configuration within "
-            f"{RELOAD_TIMEOUT:.0f} s: {self._last_error()}"
+            f"{RELOAD_TIMEOUT:.0f} s: {self.last_complaint()}"
         )
 
     def down(self) -> None:
@@ -276,7 +277,7 @@ class PartnerServer:
         with urllib.request.urlopen(req, context=self._context(True), timeout=5) as resp:
             return resp.read().decode()
 
-    def _last_error(self) -> str:
+    def last_complaint(self) -> str:
         """The API server's last complaint about its configuration, from its log."""
         lines = self.sup.log("kube-apiserver").read_text(errors="replace").splitlines()
         words = ("authentication config", "oidc", "command failed", "Error:")

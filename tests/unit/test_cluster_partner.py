@@ -61,5 +61,5 @@ def test_a_refused_file_is_explained_with_the_servers_own_words(tmp_path: Path) 
         " >\n"
         "I1203 something else\n"
     )
-    said = server._last_error()
+    said = server.last_complaint()
     assert said.startswith("E1203") and "compilation failed" in said
