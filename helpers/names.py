@@ -85,6 +85,7 @@ NAMESPACES: dict[str, str] = {
     "lab-11-lock": "lab 11",
     "lab-12-become": "lab 12",
     "lab-17-trust": "lab 17",
+    "lab-17-elsewhere": "lab 17",
 }
 
 #: The cluster-scoped objects the course creates, and who creates them.

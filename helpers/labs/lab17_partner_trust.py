@@ -1,8 +1,9 @@
 """Lab 17: configure the partner API server to trust exactly one of the course's accounts.
 
 The scenario (namespace ``lab-17-trust``): ServiceAccounts ``reporter`` and ``intruder``,
-each with a Pod holding a projected token for the partner's audience. The learner writes
-the partner's side of the trust, as data: ``CONFIG`` (its AuthenticationConfiguration) and
+each with a Pod holding a projected token for the partner's audience; and another
+``reporter`` in a second namespace (``lab-17-elsewhere``). The learner writes the
+partner's side of the trust, as data: ``CONFIG`` (its AuthenticationConfiguration) and
 ``GRANTS`` (RBAC objects for *its* API). A check starts a fresh partner with them (the
 course cluster's keys public for as long), sends it the Pods' own tokens, and judges by
 its answers: 201/200, 401 or 403 (notebook 17). The partner runs only beside the local
@@ -12,6 +13,7 @@ cluster; elsewhere every check says so, in one sentence.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import time
 from collections.abc import Iterator
 from typing import Any, ClassVar
@@ -34,16 +36,21 @@ from .common import apply, wait_for_pods
 __all__ = ["AUDIENCE", "NAMESPACE", "PartnerTrustLab", "start"]
 
 NAMESPACE = ns("lab-17-trust")
+#: The other namespace, holding another ``reporter`` (beside a namespace of a test's own:
+#: one named after it).
+ELSEWHERE = ns("lab-17-elsewhere")
 AUDIENCE = "https://partner.sa-course.test"
 PARTNER_TOKEN = "/var/run/secrets/partner/token"
 ACCOUNTS = ("reporter", "intruder")
 API_TOKEN = "reporter's token for the course API"
-#: How long a fresh partner may take to fetch the course's keys before a token it should
-#: accept counts as refused.
-FIRST_ACCEPT_SECONDS = 20.0
+NAMESAKE = "the reporter of another namespace"
+#: How long a fresh partner may take to read the course's discovery document and fetch its
+#: keys (its HTTP client waits up to 30 s for each) before a token it should accept counts
+#: as refused.
+FIRST_ACCEPT_SECONDS = 45.0
 
 
-def _manifests() -> list[dict[str, Any]]:
+def _manifests(accounts: tuple[str, ...] = ACCOUNTS) -> list[dict[str, Any]]:
     token = {
         "name": "partner-token",
         "projected": {
@@ -60,7 +67,7 @@ def _manifests() -> list[dict[str, Any]]:
     }
     mount = {"name": "partner-token", "mountPath": "/var/run/secrets/partner", "readOnly": True}
     out: list[dict[str, Any]] = []
-    for account in ACCOUNTS:
+    for account in accounts:
         out.append({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": account}})
         out.append(busybox_pod(account, account, volumes=[token], volume_mounts=[mount]))
     return out
@@ -97,12 +104,13 @@ def _tokens(lab: PartnerTrustLab) -> dict[str, Token]:
     core, namespace = lab.course.core, lab.namespace
     found = {name: read_pod_token(core, namespace, name, PARTNER_TOKEN) for name in ACCOUNTS}
     found[API_TOKEN] = read_pod_token(core, namespace, "reporter", f"{TOKEN_DIR}/token")
+    found[NAMESAKE] = read_pod_token(core, lab.elsewhere, "reporter", PARTNER_TOKEN)
     return found
 
 
 @contextlib.contextmanager
-def _partner(lab: PartnerTrustLab, config: object, grants: object = ()) -> Iterator[PartnerCluster]:
-    """A fresh partner with the learner's CONFIG and GRANTS, or *Not yet* saying why not."""
+def _partner(lab: PartnerTrustLab, config: object) -> Iterator[PartnerCluster]:
+    """A fresh partner with the learner's CONFIG, or *Not yet* saying why not."""
     if not isinstance(config, dict) or not config.get("jwt"):
         raise NotYet("`CONFIG` must be a dict: an AuthenticationConfiguration with a `jwt` list.")
     with contextlib.ExitStack() as stack:
@@ -111,14 +119,60 @@ def _partner(lab: PartnerTrustLab, config: object, grants: object = ()) -> Itera
         except ClusterError as exc:
             said = " ".join(str(exc).split())[:300]  # the server's own reason, not a class name
             raise NotYet(f"the partner API server refused your `CONFIG`: {said}") from None
-        for obj in grants if isinstance(grants, list | tuple) else [grants]:
-            try:
-                _create(partner, obj)
-            except (CourseApiError, ValueError) as exc:
-                raise NotYet(
-                    f"the partner refused one of your `GRANTS`: {one_sentence(exc)}"
-                ) from None
         yield partner
+
+
+def _grant(partner: PartnerCluster, grants: object) -> None:
+    """Create the learner's GRANTS on the partner, or *Not yet* with the partner's refusal."""
+    for obj in grants if isinstance(grants, list | tuple) else [grants]:
+        try:
+            _create(partner, obj)
+        except (CourseApiError, ValueError) as exc:
+            raise NotYet(f"the partner refused one of your `GRANTS`: {one_sentence(exc)}") from None
+
+
+#: A rule a SelfSubjectRulesReview lists, flattened: (API group, resource, verb, name).
+Rule = tuple[str, str, str, str]
+#: What q2 asks for: reading ConfigMaps (``watch`` and the wildcard group are readings too).
+READS_CONFIGMAPS = {
+    (group, "configmaps", verb, "") for group in ("", "*") for verb in ("get", "list", "watch")
+}
+
+
+def _rules(partner: PartnerCluster, token: Token, namespace: str) -> set[Rule]:
+    """What the partner says ``token``'s user may do in ``namespace`` (SelfSubjectRulesReview)."""
+    authz = client.AuthorizationV1Api(partner.client_for_token(token))
+    with translate_api_errors():
+        review = authz.create_self_subject_rules_review(
+            {
+                "apiVersion": "authorization.k8s.io/v1",
+                "kind": "SelfSubjectRulesReview",
+                "spec": {"namespace": namespace},
+            }
+        )
+    found: set[Rule] = set()
+    for rule in review.status.resource_rules or []:
+        for group in rule.api_groups or [""]:
+            for resource in rule.resources or []:
+                for verb in rule.verbs:
+                    for name in rule.resource_names or [""]:
+                        found.add((group, resource, verb, name))
+    for rule in review.status.non_resource_rules or []:
+        for url in rule.non_resource_urls or []:
+            for verb in rule.verbs:
+                found.add(("(URL)", url, verb, ""))
+    return found
+
+
+def _say(rules: set[Rule]) -> str:
+    """A few rules, as a learner reads them: ``create configmaps``, ``get /metrics``."""
+    words = sorted(
+        f"{verb} {resource}"
+        + (f" `{name}`" if name else "")
+        + (f" ({group})" if group not in ("", "(URL)") else "")
+        for group, resource, verb, name in rules
+    )
+    return ", ".join(words[:4]) + (" …" if len(words) > 4 else "")
 
 
 RBAC_KINDS = ("Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding")
@@ -192,6 +246,12 @@ def _judge_authentication(lab: PartnerTrustLab, answers: dict[str, tuple[int, st
             f"the partner also lets in intruder (as `{intruder_name}`): a rule "
             "must admit reporter's ServiceAccount only, not every account of its namespace."
         )
+    if answers[NAMESAKE][0] == 201:
+        raise NotYet(
+            f"the partner also lets in the `reporter` of namespace `{lab.elsewhere}`: an "
+            "account's name is unique only within its namespace, so a rule must check both "
+            "(or the whole `sub`)."
+        )
     if name != wanted:
         raise NotYet(
             f"the partner knows reporter as `{name}`, not `{wanted}`: map the "
@@ -232,8 +292,9 @@ class TrustOneAccount(Question):
         _judge_authentication(lab, answers)
         return (
             "the partner lets in reporter's token made out to it, as "
-            f"`course:{sa_username(lab.namespace, 'reporter')}`, and answers 401 to intruder "
-            "and to reporter's token for the course API. Whether it may *do* anything is "
+            f"`course:{sa_username(lab.namespace, 'reporter')}`, and answers 401 to intruder, "
+            "to the reporter of another namespace and to reporter's token for the course API. "
+            "Whether it may *do* anything is "
             "RBAC's question, on the partner: q2."
         )
 
@@ -264,15 +325,19 @@ class GrantOnThePartner(Question):
     def evaluate(self, GRANTS: object) -> str:
         lab: PartnerTrustLab = self.lab  # type: ignore[assignment]
         tokens = _tokens(lab)
-        with _partner(lab, lab.reference_config(), GRANTS) as partner:
+        with _partner(lab, lab.reference_config()) as partner:
             answers = _answers(partner, tokens)
             _judge_authentication(lab, answers)  # the lab's own configuration: a check of it
             token = tokens["reporter"]
+            # what every authenticated user may do there: the partner's bootstrap roles
+            before = {ns: _rules(partner, token, ns) for ns in ("default", "kube-system")}
+            _grant(partner, GRANTS)
             reads = {
                 "ConfigMaps in default": _may_list(partner, token, "configmaps", "default"),
                 "ConfigMaps in kube-system": _may_list(partner, token, "configmaps", "kube-system"),
                 "Secrets in default": _may_list(partner, token, "secrets", "default"),
             }
+            added = {ns: _rules(partner, token, ns) - rules for ns, rules in before.items()}
         aggregated = _aggregated_roles(GRANTS)
         if reads["ConfigMaps in default"] != 200 and aggregated:
             raise NotYet(
@@ -293,6 +358,16 @@ class GrantOnThePartner(Question):
                 f"reporter may also list {' and '.join(extra)} on the partner: grant "
                 "ConfigMaps in `default` only."
             )
+        if added["kube-system"]:
+            raise NotYet(
+                f"reporter may also {_say(added['kube-system'])} outside `default` (in "
+                "`kube-system`) on the partner: bind in `default` only."
+            )
+        if more := added["default"] - READS_CONFIGMAPS:
+            raise NotYet(
+                f"reporter may also {_say(more)} on the partner (its SelfSubjectRulesReview "
+                "says so): grant reading ConfigMaps (get, list) in `default`, nothing more."
+            )
         return (
             "the partner answers 200 for reporter's ConfigMaps in `default` and 403 for "
             "`kube-system` and for Secrets: authenticated by your `CONFIG`, authorized by "
@@ -301,7 +376,8 @@ class GrantOnThePartner(Question):
 
 
 class PartnerTrustLab(Lab):
-    """The scenario: accounts and Pods ``reporter`` and ``intruder``, tokens for the partner."""
+    """The scenario: accounts and Pods ``reporter`` and ``intruder``, tokens for the partner;
+    another ``reporter`` in a second namespace (:attr:`elsewhere`)."""
 
     question_types: ClassVar[tuple[type[Question], ...]] = (TrustOneAccount, GrantOnThePartner)
 
@@ -337,12 +413,29 @@ class PartnerTrustLab(Lab):
             ],
         }
 
+    @property
+    def elsewhere(self) -> str:
+        """The second namespace: another ``reporter``, the same name as the trusted one."""
+        if self.namespace == NAMESPACE:
+            return ELSEWHERE
+        tag = hashlib.sha256(self.namespace.encode()).hexdigest()[:5]  # ≤ 63 characters, unique
+        return f"{self.namespace[:52].rstrip('-')}-else-{tag}"
+
     def set_up(self) -> PartnerTrustLab:
         course, namespace = self.course, self.namespace
         self.fresh()
+        course.fresh_namespace(self.elsewhere)
         apply(course, _manifests(), namespace)
+        apply(course, _manifests(("reporter",)), self.elsewhere)
         wait_for_pods(course.core, namespace)
+        wait_for_pods(course.core, self.elsewhere)
         return self
+
+    def clean_up(self, *, now: bool = False) -> None:
+        """Delete both namespaces (as :meth:`Lab.clean_up`)."""
+        super().clean_up(now=now)
+        if self.cleaned_up:
+            self.course.delete_namespace(self.elsewhere)
 
     def names(self) -> dict[str, Any]:
         course = self.course

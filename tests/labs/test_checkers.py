@@ -1749,12 +1749,17 @@ def _lab17_rule(expression: str) -> list[dict[str, str]]:
     return [{"expression": expression, "message": "the lab's test"}]
 
 
-def _lab17_grants(lab: Lab, subject: dict[str, str], cluster_wide: bool = False) -> list[dict]:
+def _lab17_grants(
+    lab: Lab,
+    subject: dict[str, str],
+    cluster_wide: bool = False,
+    verbs: tuple[str, ...] = ("get", "list"),
+) -> list[dict]:
     role_kind, binding_kind = (
         ("ClusterRole", "ClusterRoleBinding") if cluster_wide else ("Role", "RoleBinding")
     )
     meta = {} if cluster_wide else {"namespace": "default"}
-    rules = [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list"]}]
+    rules = [{"apiGroups": [""], "resources": ["configmaps"], "verbs": list(verbs)}]
     return [
         {
             "apiVersion": "rbac.authorization.k8s.io/v1",
@@ -1802,6 +1807,17 @@ LAB17 = {
                 )
             },
             ("also lets in intruder",),
+        ),
+        Wrong(
+            # a ServiceAccount's name alone: the same name in any other namespace gets in
+            "account-name-only",
+            lambda lab: {
+                "CONFIG": _lab17_config(
+                    lab,
+                    rules=_lab17_rule("claims['kubernetes.io'].serviceaccount.name == 'reporter'"),
+                )
+            },
+            ("the `reporter` of namespace", "unique only within its namespace"),
         ),
         Wrong(
             "no-prefix",
@@ -1857,6 +1873,16 @@ LAB17 = {
             lambda lab: {"GRANTS": _lab17_grants(lab, _lab17_user(lab), cluster_wide=True)},
             ("configmaps in kube-system",),
         ),
+        Wrong(
+            # reads ConfigMaps in default, and writes them: more than asked
+            "also-writes-configmaps",
+            lambda lab: {
+                "GRANTS": _lab17_grants(
+                    lab, _lab17_user(lab), verbs=("get", "list", "create", "delete")
+                )
+            },
+            ("may also create configmaps", "selfsubjectrulesreview"),
+        ),
     ],
 }
 
@@ -1887,6 +1913,18 @@ RIGHT17 = {
                 "CONFIG": _lab17_config(lab, username={"expression": "'course:' + claims.sub"})
             },
         ),
+        Right(
+            "namespace-and-name-in-one-expression",
+            lambda lab: {
+                "CONFIG": _lab17_config(
+                    lab,
+                    rules=_lab17_rule(
+                        f"claims['kubernetes.io'].namespace == '{lab.namespace}' && "
+                        "claims['kubernetes.io'].serviceaccount.name == 'reporter'"
+                    ),
+                )
+            },
+        ),
     ],
     2: [
         Right(
@@ -1894,6 +1932,12 @@ RIGHT17 = {
             # (Not `view`: it is aggregated, and the partner runs no controller to fill it in.)
             "cluster-role-bound-in-default",
             lambda lab: {"GRANTS": _lab17_grants_cluster_role_in_default(lab)},
+        ),
+        Right(
+            "reads-and-watches",
+            lambda lab: {
+                "GRANTS": _lab17_grants(lab, _lab17_user(lab), verbs=("get", "list", "watch"))
+            },
         ),
     ],
 }
