@@ -18,7 +18,7 @@ endif
 RUN_TESTS = KEEP=$(KEEP) $(PY) tests/run.py
 
 .DEFAULT_GOAL := help
-.PHONY: help setup build kind-image lab test test-unit test-local test-kubeconfig test-workshop test-floor test-kind test-versions cluster-up cluster-down cluster-status workshop-preflight workshop-up workshop-status workshop-board workshop-down bench lint nav clean distclean
+.PHONY: help setup build kind-image book book-serve lab test test-unit test-local test-kubeconfig test-workshop test-floor test-kind test-versions cluster-up cluster-down cluster-status workshop-preflight workshop-up workshop-status workshop-board workshop-down bench lint nav clean distclean
 
 help: ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -31,7 +31,7 @@ $(VENV)/.installed: pyproject.toml
 	@echo "setting up .venv (once) …"
 	@$(PYTHON) -m venv $(VENV)
 	@$(PY) -m pip install -q --upgrade pip > $(VENV)/install.log 2>&1 && \
-	 $(PY) -m pip install -q -e '.[test]' >> $(VENV)/install.log 2>&1 || \
+	 $(PY) -m pip install -q -e '.[test,book]' >> $(VENV)/install.log 2>&1 || \
 	 { tail -n 20 $(VENV)/install.log; echo "error: installing the course's Python packages failed (log: $(VENV)/install.log): check your network access to PyPI and retry."; exit 1; }
 	@touch $@
 
@@ -109,6 +109,12 @@ bench: setup ## time fresh starts of the local and kind clusters (and memory); a
 	@$(PY) -m tools.bench_clusters
 	@COURSE_BACKEND=local $(PY) -m tools.bench_workshop --learners 6,30
 	@COURSE_BACKEND=local COURSE_LAB_BUDGET=60 $(PY) -m pytest -p no:cacheprovider -q -s tests/labs/test_labs_solved.py
+
+book: setup ## the rendered edition: every notebook and lab with a real run's outputs (build/book/html)
+	@$(PY) -m tools.edition
+
+book-serve: setup ## serve the rendered edition on http://127.0.0.1:8008/
+	@$(PY) -m tools.edition --serve
 
 nav: setup ## regenerate notebook navigation and the README contents; strip outputs
 	@$(PY) -m tools.nav

@@ -73,15 +73,18 @@ def group(nodeid: str) -> str:
 
 
 def pytest_configure(config: Any) -> None:
-    """The accommodations of busy test machines (tests/accommodations.py)."""
+    """The accommodations of busy test machines (tests/accommodations.py); the executed
+    notebooks kept for the rendered edition (tests/executed.py)."""
     import sys
 
     here = str(Path(__file__).parent / "tests")
     if here not in sys.path:
         sys.path.insert(0, here)
     import accommodations
+    import executed
 
     accommodations.retry_kernel_starts()
+    executed.register(config)
 
 
 def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:

@@ -55,6 +55,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
+import executed  # noqa: E402  (tests/executed.py)
+
 from helpers.cluster import versions  # noqa: E402
 
 PY = sys.executable
@@ -79,6 +81,8 @@ WORKERS = int(os.environ.get("COURSE_TEST_WORKERS", "4"))
 FLOOR_WORKERS = int(os.environ.get("COURSE_TEST_FLOOR_WORKERS", "6"))
 DOCKER_HOST = ROOT / ".ci" / "docker-host" / "ensure"
 FLOOR = ".".join(map(str, versions.FLOOR))
+#: The local run's notebooks and labs as it executed them: the rendered edition's source.
+EXECUTED = ROOT / "build" / "executed"
 
 
 @dataclass
@@ -256,6 +260,16 @@ def run_on(
     return run.record(name, "passed" if rc == 0 else "FAILED", started, f"pytest exit {rc}", path)
 
 
+def edition_run(run: Run) -> bool:
+    """``make book`` from the local run's executed notebooks: the site, and its credential scan."""
+    started = time.monotonic()
+    say("edition: the rendered edition from the local run's notebooks (make book)")
+    log, path = open_log(run, "edition")
+    with log:
+        rc = call([PY, "-m", "tools.edition", "--no-execute"], env_for("local"), log)
+    return run.record("edition", "passed" if rc == 0 else "FAILED", started, f"exit {rc}", path)
+
+
 def lifecycle_run(run: Run, backend: str, env: dict[str, str]) -> bool:
     """The life-cycle tests of ``backend`` (they stop and restart its cluster): alone, last."""
     started = time.monotonic()
@@ -400,7 +414,11 @@ def local_chain(run: Run, wanted: list[str]) -> None:
             # cluster's life cycle last, as it restarts the cluster
             ok = True
             if "local" in newest:
-                ok &= run_on(run, "local", "local", env, lifecycle=False)
+                shutil.rmtree(EXECUTED, ignore_errors=True)  # one run's notebooks, no older
+                keep = {**env, executed.ENV: str(EXECUTED)}
+                ok &= run_on(run, "local", "local", keep, lifecycle=False)
+                executed.record_run(EXECUTED, env)
+                ok &= edition_run(run)
             if "kubeconfig" in newest:
                 ok &= kubeconfig_run(run)
             if "workshop" in newest:
