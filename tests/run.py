@@ -80,6 +80,7 @@ WORKERS = int(os.environ.get("COURSE_TEST_WORKERS", "4"))
 #: its tests wait on the cluster far more than they compute.
 FLOOR_WORKERS = int(os.environ.get("COURSE_TEST_FLOOR_WORKERS", "6"))
 DOCKER_HOST = ROOT / ".ci" / "docker-host" / "ensure"
+BROWSER = ROOT / ".ci" / "browser" / "ensure"
 FLOOR = ".".join(map(str, versions.FLOOR))
 #: The local run's notebooks and labs as it executed them: the rendered edition's source.
 EXECUTED = ROOT / "build" / "executed"
@@ -267,6 +268,11 @@ def edition_run(run: Run) -> bool:
     log, path = open_log(run, "edition")
     with log:
         rc = call([PY, "-m", "tools.edition", "--no-execute"], env_for("local"), log)
+        if rc == 0:  # then in a real browser (.ci/browser/ensure: test-only, like docker-host)
+            rc = call([str(BROWSER)], env_for("local"), log)
+        if rc == 0:
+            shots = {"EDITION_SCREENSHOTS": str(run.logs / "edition-screenshots")}
+            rc = pytest(["tests/test_edition_site.py"], env_for("local", **shots), [], log)
     return run.record("edition", "passed" if rc == 0 else "FAILED", started, f"exit {rc}", path)
 
 

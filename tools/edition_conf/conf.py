@@ -26,6 +26,10 @@ myst_heading_anchors = 3  # README.md#contents and other heading links resolve
 mermaid_use_local = "mermaid/mermaid.esm.min.mjs"  # copied into _static by tools/edition.py
 html_static_path = [str(ROOT / "build" / "book" / "src" / "_static")]
 html_theme = "sphinx_book_theme"
-html_theme_options = {"show_navbar_depth": 1, "show_toc_level": 2}
+html_theme_options = {
+    "show_navbar_depth": 1,
+    "show_toc_level": 2,
+    "use_download_button": False,  # its sources are not published (html_copy_source)
+}
 html_copy_source = False  # the executed notebooks are published as pages only
 html_show_sourcelink = False
