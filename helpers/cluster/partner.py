@@ -22,6 +22,7 @@ machine's processes (:func:`unavailable_reason` says so in one sentence).
 
 from __future__ import annotations
 
+import re
 import shutil
 import ssl
 import time
@@ -284,8 +285,17 @@ class PartnerServer:
         marks = [i for i, ln in enumerate(lines) if any(w in ln for w in words)]
         if not marks:
             return (lines or ["(its log is empty)"])[-1][-400:]
-        block = lines[marks[-1] : marks[-1] + 8]
-        return " ".join(ln.strip() for ln in block if ln.strip() != ">")[-600:]
+        # the complaint's own lines: up to the next log entry (another component's noise)
+        block = [lines[marks[-1]]]
+        for line in lines[marks[-1] + 1 : marks[-1] + 8]:
+            if _LOG_ENTRY.match(line):
+                break
+            block.append(line)
+        return " ".join(ln.strip() for ln in block if ln.strip() != ">")[:600]
+
+
+#: The start of a klog line: severity, date, time (``E1203 16:23:15.133187``).
+_LOG_ENTRY = re.compile(r"^[IWEF]\d{4} \d\d:\d\d:\d\d")
 
 
 def _http(url: str, context: ssl.SSLContext | None = None) -> int:
