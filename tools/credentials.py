@@ -20,7 +20,10 @@ PATTERNS: dict[str, re.Pattern[str]] = {
     "a whole JWT": re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{16,}"),
     # the same inside a Secret's data (base64 of "eyJ")
     "a base64-encoded JWT": re.compile(r"ZXlK[A-Za-z0-9+/]{60,}={0,2}"),
-    "a PEM private key": re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----"),
+    # the key itself, after its header (the header alone is shown on purpose: notebook 16)
+    "a PEM private key": re.compile(
+        r"-----BEGIN [A-Z ]*PRIVATE KEY-----(?:\s|\\[nr])*[A-Za-z0-9+/=]{40,}"
+    ),
     "kubeconfig key data": re.compile(r"client-key-data\"?\s*:\s*\"?[A-Za-z0-9+/=]{20,}"),
     "a kubeconfig token": re.compile(r"\btoken\"?\s*:\s*\"?[A-Za-z0-9._-]{40,}"),
 }

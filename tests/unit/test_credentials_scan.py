@@ -41,6 +41,13 @@ def test_a_secrets_base64_token_a_private_key_and_kubeconfig_data(
     assert "a base64-encoded JWT" in _found(tmp_path, "x.ipynb", nb)
     assert "a PEM private key" in _found(tmp_path, "key.json", json.dumps({"k": key}))
     assert "kubeconfig key data" in _found(tmp_path, "kc.md", kubeconfig)
+    assert "a PEM private key" in _found(tmp_path, "key.txt", key)
+
+
+def test_a_private_keys_header_alone_is_no_key(tmp_path: Path) -> None:
+    # notebook 16 shows the first line of the Pod's credential bundle, and no more
+    shown = json.dumps({"text": "400 credentials.pem\n-----BEGIN PRIVATE KEY-----\n\n"})
+    assert _found(tmp_path, "nb16.ipynb", shown) == []
 
 
 def test_the_command_fails_and_names_no_secret(tmp_path: Path, bound_token: str, capsys) -> None:
