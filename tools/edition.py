@@ -182,7 +182,17 @@ def front_page(order: list[Entry], run: dict[str, object]) -> str:
         link = f"{entry.path.parent.name}/{entry.path.stem}.ipynb"
         lines.append(f"| {kind} | [{entry.title}]({link}) | {entry.scope} |")
     toctree = "\n".join(f"{e.path.parent.name}/{e.path.stem}" for e in order)
-    lines += ["", "```{toctree}", ":hidden:", ":maxdepth: 1", "", toctree, "README", "```", ""]
+    lines += [
+        "",
+        "```{toctree}",
+        ":hidden:",
+        ":maxdepth: 1",
+        "",
+        toctree,
+        "About the course <README>",
+        "```",
+        "",
+    ]
     return "\n".join(lines)
 
 
