@@ -100,3 +100,8 @@ def record_run(out: Path, env: dict[str, str]) -> None:
     }
     out.mkdir(parents=True, exist_ok=True)
     (out / "run.json").write_text(json.dumps(record, indent=1) + "\n")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """As a plugin of its own (``-p executed``), outside this repository's conftest."""
+    register(config)
