@@ -126,6 +126,7 @@ class _Links(HTMLParser):
         super().__init__()
         self.hrefs: list[str] = []
         self.ids: set[str] = set()
+        self.loads: list[str] = []  # what the page itself loads: scripts, styles, images
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         values = dict(attrs)
@@ -133,6 +134,10 @@ class _Links(HTMLParser):
             self.ids.add(values["id"] or "")
         if tag == "a" and values.get("href"):
             self.hrefs.append(values["href"] or "")
+        if tag in ("script", "img", "iframe") and values.get("src"):
+            self.loads.append(values["src"] or "")
+        if tag == "link" and values.get("href") and values.get("rel") != "canonical":
+            self.loads.append(values["href"] or "")
 
 
 @functools.cache
@@ -163,3 +168,22 @@ def test_no_internal_link_is_broken() -> None:
             ):
                 broken.append(f"{page.relative_to(SITE)}: {href} (no such anchor)")
     assert not broken, "\n".join(sorted(set(broken))[:40])
+
+
+def test_no_page_loads_anything_from_another_host() -> None:
+    """Offline as built: scripts, styles, images and fonts all come from the site itself."""
+    if not (SITE / "index.html").is_file():
+        pytest.fail("the edition is not built: run `make book` first.")
+    remote = [
+        f"{page.relative_to(SITE)}: {url}"
+        for page in _pages()
+        for url in _parsed(page).loads
+        if urlsplit(url).scheme in ("http", "https") or url.startswith("//")
+    ]
+    # and modules imported by inline scripts (Mermaid's entry point)
+    remote += [
+        f"{page.relative_to(SITE)}: {found}"
+        for page in _pages()
+        for found in re.findall(r'import [^;]*? from "((?:https?:)?//[^"]+)"', page.read_text())
+    ]
+    assert not remote, "\n".join(remote[:20])
