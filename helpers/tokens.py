@@ -406,7 +406,7 @@ def claims_table(tokens: Mapping[str, Token | str], *, times: bool = True) -> pd
     return table
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Lifetimes:
     """When a token becomes valid, when it expires and when using it starts to look stale.
 
@@ -430,6 +430,29 @@ class Lifetimes:
     warn_after: datetime | None
     ttl_seconds: int | None
     warn_after_seconds: int | None
+
+    def __repr__(self) -> str:
+        """One line a reader can take in: ``Lifetimes(iat 2026-12-03 16:37:26 UTC, …)``.
+
+        >>> from datetime import UTC, datetime
+        >>> t = datetime(2026, 12, 3, 16, 37, 26, tzinfo=UTC)
+        >>> Lifetimes(t, t, t.replace(hour=17), None, 3600, None)
+        Lifetimes(iat 2026-12-03 16:37:26 UTC, nbf = iat, exp = iat + 3600 s, no warnafter)
+        >>> Lifetimes(None, None, None, None, None, None)
+        Lifetimes(no iat, nbf or exp: a token that never expires)
+        """
+        if self.issued_at is None and self.expires_at is None:
+            return "Lifetimes(no iat, nbf or exp: a token that never expires)"
+        when = f"{self.issued_at:%Y-%m-%d %H:%M:%S} UTC" if self.issued_at else "none"
+        parts = [f"iat {when}"]
+        if self.not_before is not None:
+            nbf = "iat" if self.not_before == self.issued_at else f"{self.not_before:%H:%M:%S}"
+            parts.append(f"nbf = {nbf}")
+        ttl = self.ttl_seconds
+        parts.append(f"exp = iat + {ttl} s" if ttl is not None else "no exp")
+        warn = self.warn_after_seconds
+        parts.append(f"warnafter = iat + {warn} s" if warn is not None else "no warnafter")
+        return f"Lifetimes({', '.join(parts)})"
 
 
 def _seconds_between(start: object, end: object) -> int | None:
