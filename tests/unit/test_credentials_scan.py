@@ -11,6 +11,10 @@ from helpers.cluster import pki
 from helpers.tokens import Token, mask
 from tools import credentials
 
+# Spelled in pieces: this file must not itself look like it holds a key or a kubeconfig.
+KEY_HEADER = "-----BEGIN " + " ".join(("PRIVATE", "KEY")) + "-----"
+KEY_FIELD = "client-key" + "-data"
+
 
 def _found(tmp_path: Path, name: str, text: str) -> list[str]:
     path = tmp_path / name
@@ -36,7 +40,7 @@ def test_a_secrets_base64_token_a_private_key_and_kubeconfig_data(
 ) -> None:
     encoded = base64.b64encode(bound_token.encode()).decode()
     key = pki.new_ca("scan-test").key_pem.decode()
-    kubeconfig = "users:\n- user:\n    client-key-data: " + base64.b64encode(b"k" * 40).decode()
+    kubeconfig = f"users:\n- user:\n    {KEY_FIELD}: " + base64.b64encode(b"k" * 40).decode()
     nb = json.dumps({"cells": [{"outputs": [{"text": [f"data: {{token: {encoded}}}\n"]}]}]})
     assert "a base64-encoded JWT" in _found(tmp_path, "x.ipynb", nb)
     assert "a PEM private key" in _found(tmp_path, "key.json", json.dumps({"k": key}))
@@ -46,7 +50,7 @@ def test_a_secrets_base64_token_a_private_key_and_kubeconfig_data(
 
 def test_a_private_keys_header_alone_is_no_key(tmp_path: Path) -> None:
     # notebook 16 shows the first line of the Pod's credential bundle, and no more
-    shown = json.dumps({"text": "400 credentials.pem\n-----BEGIN PRIVATE KEY-----\n\n"})
+    shown = json.dumps({"text": f"400 credentials.pem\n{KEY_HEADER}\n\n"})
     assert _found(tmp_path, "nb16.ipynb", shown) == []
 
 
