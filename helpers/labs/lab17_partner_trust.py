@@ -164,6 +164,26 @@ def _rules(partner: PartnerCluster, token: Token, namespace: str) -> set[Rule]:
     return found
 
 
+def _anyone_else_may_list_configmaps(partner: PartnerCluster) -> bool:
+    """The partner's answer, as its administrator, for a user that is not reporter."""
+    review = {
+        "apiVersion": "authorization.k8s.io/v1",
+        "kind": "SubjectAccessReview",
+        "spec": {
+            "user": "course:someone-else",
+            "groups": ["system:authenticated"],
+            "resourceAttributes": {
+                "verb": "list",
+                "resource": "configmaps",
+                "namespace": "default",
+            },
+        },
+    }
+    with translate_api_errors():
+        answer = client.AuthorizationV1Api(partner.api).create_subject_access_review(review)
+    return bool(answer.status.allowed)
+
+
 def _say(rules: set[Rule]) -> str:
     """A few rules, as a learner reads them: ``create configmaps``, ``get /metrics``."""
     words = sorted(
@@ -338,6 +358,7 @@ class GrantOnThePartner(Question):
                 "Secrets in default": _may_list(partner, token, "secrets", "default"),
             }
             added = {ns: _rules(partner, token, ns) - rules for ns, rules in before.items()}
+            anyone = _anyone_else_may_list_configmaps(partner)
         aggregated = _aggregated_roles(GRANTS)
         if reads["ConfigMaps in default"] != 200 and aggregated:
             raise NotYet(
@@ -357,6 +378,12 @@ class GrantOnThePartner(Question):
             raise NotYet(
                 f"reporter may also list {' and '.join(extra)} on the partner: grant "
                 "ConfigMaps in `default` only."
+            )
+        if anyone:
+            raise NotYet(
+                "any other user the partner authenticates may list ConfigMaps in `default` "
+                "too: your grants name a group (every partner user is in "
+                "`system:authenticated`), not reporter's mapped user alone."
             )
         if added["kube-system"]:
             raise NotYet(

@@ -1874,6 +1874,22 @@ LAB17 = {
             ("configmaps in kube-system",),
         ),
         Wrong(
+            # reporter is authenticated, so a binding to everyone who is: any user the
+            # partner ever trusts reads them too
+            "binds-system-authenticated",
+            lambda lab: {
+                "GRANTS": _lab17_grants(
+                    lab,
+                    {
+                        "apiGroup": "rbac.authorization.k8s.io",
+                        "kind": "Group",
+                        "name": "system:authenticated",
+                    },
+                )
+            },
+            ("any other user the partner authenticates", "name a group"),
+        ),
+        Wrong(
             # reads ConfigMaps in default, and writes them: more than asked
             "also-writes-configmaps",
             lambda lab: {
