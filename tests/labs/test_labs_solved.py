@@ -22,6 +22,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from jupyter_client.manager import KernelManager
 from nbclient import NotebookClient
 
 from helpers.course import Course
@@ -78,10 +79,14 @@ def results_of(nb: nbformat.NotebookNode) -> list[dict[str, str]]:
 
 
 @pytest.mark.parametrize("path", LABS, ids=lambda p: p.name)
-def test_lab_solved(path: Path, course: Course) -> None:
+def test_lab_solved(path: Path, course: Course, tmp_path: Path) -> None:
     nb, names = solved(path)
+    # the kernel talks over Unix sockets, not TCP ports: a port picked for it could be taken
+    # before it binds, and it dies ("Address already in use"; a kind run lost lab 17 so)
+    kernel = KernelManager(kernel_name="python3", transport="ipc", ip=str(tmp_path / "kernel"))
     client = NotebookClient(
         nb,
+        km=kernel,
         kernel_name="python3",  # this environment's ipykernel (argv "python" = this python)
         timeout=180,
         resources={"metadata": {"path": str(path.parent)}},
