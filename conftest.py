@@ -83,7 +83,7 @@ def pytest_configure(config: Any) -> None:
     import accommodations
     import executed
 
-    accommodations.retry_kernel_starts()
+    accommodations.kernels_over_unix_sockets()
     executed.register(config)
 
 
