@@ -301,15 +301,16 @@ def _last_wins(entries: Iterable[Entry | HostFile]) -> list[Entry | HostFile]:
 # -- the recipe --------------------------------------------------------------------------
 
 
-def recipe_inputs(layout: config.Layout) -> dict[str, str]:
-    """Everything that decides the node image's content (cheap to compute: no commands)."""
+def recipe_inputs(layout: config.Layout, pause: Path) -> dict[str, str]:
+    """Everything that decides the node image's content (cheap to compute: no commands);
+    ``pause`` is the pause image's archive (:func:`ensure_inputs`)."""
     inputs = {
         "recipe": hashlib.sha256(
             Path(__file__).read_bytes() + Path(debian.__file__).read_bytes()
         ).hexdigest(),
         "kind": config.KIND_VERSION,
         "debian": " ".join([DEBIAN_SUITE, *NODE_PACKAGES, "|", *KUBE_PROXY_PACKAGES]),
-        "pause": images.file_sha256(layout.images / "pause.tar"),
+        "pause": images.file_sha256(pause),
     }
     for make in build.KIND_NODE_BUILDS:
         b = make()
@@ -415,7 +416,7 @@ def ensure_node_image(layout: config.Layout | None = None, progress: Progress | 
             "start Docker and retry."
         )
     bins = ensure_inputs(layout, progress)
-    recipe = recipe_hash(recipe_inputs(layout))
+    recipe = recipe_hash(recipe_inputs(layout, bins["pause.tar"]))
     tag = node_image_tag(recipe)
     if image_present(tag):
         return tag

@@ -69,12 +69,13 @@ def test_node_image_tag_names_the_course_kubernetes_and_recipe() -> None:
 def test_recipe_inputs_cover_every_build_the_image_is_made_of(tmp_path: Path) -> None:
     layout = config.Layout(cache=tmp_path, state=tmp_path / "state")
     layout.images.mkdir(parents=True)
-    (layout.images / "pause.tar").write_bytes(b"pause")
+    pause = layout.images / "pause-3.10.2.tar"  # where images.ensure_images writes it
+    pause.write_bytes(b"pause")
     for make in build.KIND_NODE_BUILDS:
         b = make()
         (layout.bin / b.key).mkdir(parents=True)
         (layout.bin / b.key / build.STAMP).write_text(f"stamp-{b.name}\n")
-    inputs = kindimage.recipe_inputs(layout)
+    inputs = kindimage.recipe_inputs(layout, pause)
     assert inputs["kind"] == config.KIND_VERSION
     assert inputs["coredns-" + config.COREDNS_VERSION] == "stamp-coredns"
     assert inputs["crictl-" + build.CRICTL_VERSION] == "stamp-crictl"
@@ -250,8 +251,8 @@ def test_a_present_node_image_is_not_rebuilt(
 ) -> None:
     layout = config.Layout(cache=tmp_path, state=tmp_path / "state")
     monkeypatch.setattr(kindimage, "docker_available", lambda timeout=10: True)
-    monkeypatch.setattr(kindimage, "ensure_inputs", lambda lay, p: {})
-    monkeypatch.setattr(kindimage, "recipe_inputs", lambda lay: INPUTS)
+    monkeypatch.setattr(kindimage, "ensure_inputs", lambda lay, p: {"pause.tar": Path("p.tar")})
+    monkeypatch.setattr(kindimage, "recipe_inputs", lambda lay, pause: INPUTS)
     monkeypatch.setattr(kindimage, "image_present", lambda ref: True)
     monkeypatch.setattr(kindimage, "ensure_rootfs", lambda *a: pytest.fail("rebuilt"))
     tag = kindimage.ensure_node_image(layout, kindimage.Progress(quiet=True))
