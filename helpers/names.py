@@ -84,6 +84,7 @@ NAMESPACES: dict[str, str] = {
     "lab-08-ext": "lab 08",
     "lab-11-lock": "lab 11",
     "lab-12-become": "lab 12",
+    "lab-16-identity": "lab 16",
     "lab-17-trust": "lab 17",
     "lab-17-elsewhere": "lab 17",
 }

@@ -12,6 +12,7 @@ module                                 lab
 :mod:`.lab08_external_audience`        a short-lived token for another audience, verified offline
 :mod:`.lab11_lock_down`                stop mounting tokens that are not needed, retire a legacy one
 :mod:`.lab12_who_can_become`           who can act as a ServiceAccount; prove one path, close it
+:mod:`.lab16_pod_identity`             a Pod certificate another Pod accepts over mutual TLS
 :mod:`.lab17_partner_trust`            make another API server trust exactly one account
 =====================================  ======================================================
 """
@@ -23,6 +24,7 @@ LABS = {
     "08": "helpers.labs.lab08_external_audience",
     "11": "helpers.labs.lab11_lock_down",
     "12": "helpers.labs.lab12_who_can_become",
+    "16": "helpers.labs.lab16_pod_identity",
     "17": "helpers.labs.lab17_partner_trust",
 }
 """The lab module of each lab notebook, by the number of the notebook it practises."""

@@ -398,6 +398,11 @@ class Lab:
         """Why a cluster of ``backend`` cannot judge this lab ('' where it can: most labs)."""
         return ""
 
+    @classmethod
+    def unavailable_in_workshop(cls) -> str:
+        """Why a workshop learner's checks cannot judge this lab ('' where they can)."""
+        return cls.unavailable_on("kubeconfig")
+
     def unavailable(self) -> str:
         """Why this lab's cluster cannot judge it ('' where it can)."""
         backend = getattr(self.course, "backend", "")

@@ -164,24 +164,36 @@ def _rules(partner: PartnerCluster, token: Token, namespace: str) -> set[Rule]:
     return found
 
 
-def _anyone_else_may_list_configmaps(partner: PartnerCluster) -> bool:
-    """The partner's answer, as its administrator, for a user that is not reporter."""
-    review = {
-        "apiVersion": "authorization.k8s.io/v1",
-        "kind": "SubjectAccessReview",
-        "spec": {
-            "user": "course:someone-else",
-            "groups": ["system:authenticated"],
-            "resourceAttributes": {
-                "verb": "list",
-                "resource": "configmaps",
-                "namespace": "default",
+#: Who else might read the partner's ConfigMaps: another user it authenticates, and anyone.
+OTHERS = (
+    ("course:someone-else", ["system:authenticated"]),
+    ("system:anonymous", ["system:unauthenticated"]),
+)
+
+
+def _anyone_else_may_list_configmaps(partner: PartnerCluster) -> str | None:
+    """The group through which someone other than reporter may list ConfigMaps in
+    ``default``, by the partner's own answers as its administrator, or None."""
+    api = client.AuthorizationV1Api(partner.api)
+    for user, groups in OTHERS:
+        review = {
+            "apiVersion": "authorization.k8s.io/v1",
+            "kind": "SubjectAccessReview",
+            "spec": {
+                "user": user,
+                "groups": groups,
+                "resourceAttributes": {
+                    "verb": "list",
+                    "resource": "configmaps",
+                    "namespace": "default",
+                },
             },
-        },
-    }
-    with translate_api_errors():
-        answer = client.AuthorizationV1Api(partner.api).create_subject_access_review(review)
-    return bool(answer.status.allowed)
+        }
+        with translate_api_errors():
+            answer = api.create_subject_access_review(review)
+        if answer.status.allowed:
+            return groups[0]
+    return None
 
 
 def _say(rules: set[Rule]) -> str:
@@ -380,10 +392,14 @@ class GrantOnThePartner(Question):
                 "ConfigMaps in `default` only."
             )
         if anyone:
+            who = (
+                "any other user the partner authenticates"
+                if anyone == "system:authenticated"
+                else "anyone, signed in or not,"
+            )
             raise NotYet(
-                "any other user the partner authenticates may list ConfigMaps in `default` "
-                "too: your grants name a group (every partner user is in "
-                "`system:authenticated`), not reporter's mapped user alone."
+                f"{who} may list ConfigMaps in `default` too: your grants name the group "
+                f"`{anyone}`, not reporter's mapped user alone."
             )
         if added["kube-system"]:
             raise NotYet(

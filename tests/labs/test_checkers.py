@@ -1788,6 +1788,18 @@ def _lab17_grants_cluster_role_in_default(lab: Lab) -> list[dict]:
     return [role, binding]
 
 
+def _lab17_also_anonymous(lab: Lab) -> list[dict]:
+    role, binding = _lab17_grants(lab, _lab17_user(lab))
+    binding["subjects"].append(
+        {
+            "apiGroup": "rbac.authorization.k8s.io",
+            "kind": "Group",
+            "name": "system:unauthenticated",
+        }
+    )
+    return [role, binding]
+
+
 def _lab17_user(lab: Lab) -> dict[str, str]:
     return {
         "apiGroup": "rbac.authorization.k8s.io",
@@ -1890,6 +1902,15 @@ LAB17 = {
             ("any other user the partner authenticates", "name a group"),
         ),
         Wrong(
+            # reporter's user, and everyone not signed in: the binding lets reporter read,
+            # and any anonymous request too, wherever the partner accepts them
+            "also-binds-system-unauthenticated",
+            lambda lab: {
+                "GRANTS": _lab17_also_anonymous(lab),
+            },
+            ("anyone, signed in or not,", "system:unauthenticated"),
+        ),
+        Wrong(
             # reads ConfigMaps in default, and writes them: more than asked
             "also-writes-configmaps",
             lambda lab: {
@@ -1959,6 +1980,112 @@ RIGHT17 = {
 }
 
 
+def _lab16_volume(
+    lab: Lab,
+    *,
+    certificate: dict[str, Any] | None = None,
+    bundle: dict[str, Any] | None = None,
+    mode: int = 0o400,
+) -> dict[str, Any]:
+    """A projected volume for caller: the given sources (None leaves one out)."""
+    sources = [
+        {"podCertificate": certificate} if certificate is not None else None,
+        {"clusterTrustBundle": bundle} if bundle is not None else None,
+    ]
+    return {
+        "name": "identity",
+        "projected": {"defaultMode": mode, "sources": [s for s in sources if s]},
+    }
+
+
+def _lab16_certificate(lab: Lab, signer: str | None = None) -> dict[str, Any]:
+    return {
+        "signerName": signer or lab.names()["SIGNER"],
+        "keyType": "ED25519",
+        "credentialBundlePath": "credentials.pem",
+    }
+
+
+def _lab16_bundle(lab: Lab) -> dict[str, Any]:
+    return {"signerName": lab.names()["SIGNER"], "labelSelector": {}, "path": "trust.pem"}
+
+
+LAB16 = {
+    1: [
+        Wrong(
+            # whom to trust, but nothing to present
+            "trust-bundle-only",
+            lambda lab: {"VOLUME": _lab16_volume(lab, bundle=_lab16_bundle(lab))},
+            ("presented no certificate", "certificate required"),
+        ),
+        Wrong(
+            # a certificate to present, but no CA to check web's with
+            "certificate-only",
+            lambda lab: {"VOLUME": _lab16_volume(lab, certificate=_lab16_certificate(lab))},
+            ("could not verify web", "clusterTrustBundle"),
+        ),
+        Wrong(
+            # notebook 16's signer name, copied: that signer serves another namespace only
+            "notebook-16-signer",
+            lambda lab: {
+                "VOLUME": _lab16_volume(
+                    lab,
+                    certificate=_lab16_certificate(lab, "sa-course.example/pod-identity-signer"),
+                    bundle=_lab16_bundle(lab),
+                )
+            },
+            ("caller never started", "sa-course.example/pod-identity-signer"),
+        ),
+        Wrong(
+            # the projected volume's default mode, 0644: every user in the Pod reads the key
+            "key-readable-by-all",
+            lambda lab: {
+                "VOLUME": _lab16_volume(
+                    lab,
+                    certificate=_lab16_certificate(lab),
+                    bundle=_lab16_bundle(lab),
+                    mode=0o644,
+                )
+            },
+            ("readable by others", "mode 644"),
+        ),
+    ],
+}
+
+RIGHT16 = {
+    1: [
+        Right(
+            # key and chain in files of their own, an ECDSA key, owner read-write
+            "key-and-chain-files",
+            lambda lab: {
+                "VOLUME": _lab16_volume(
+                    lab,
+                    certificate={
+                        "signerName": lab.names()["SIGNER"],
+                        "keyType": "ECDSAP256",
+                        "keyPath": "tls.key",
+                        "certificateChainPath": "tls.crt",
+                    },
+                    bundle=_lab16_bundle(lab),
+                    mode=0o600,
+                )
+            },
+        ),
+        Right(
+            # the trust bundle by its object name instead of by signer
+            "trust-bundle-by-name",
+            lambda lab: {
+                "VOLUME": _lab16_volume(
+                    lab,
+                    certificate=_lab16_certificate(lab),
+                    bundle={"name": lab.bundle, "path": "ca.pem"},  # type: ignore[attr-defined]
+                )
+            },
+        ),
+    ],
+}
+
+
 WRONG: dict[str, dict[int, list[Wrong]]] = {
     "02": LAB02,
     "04": LAB04,
@@ -1966,6 +2093,7 @@ WRONG: dict[str, dict[int, list[Wrong]]] = {
     "08": LAB08,
     "11": LAB11,
     "12": LAB12,
+    "16": LAB16,
     "17": LAB17,
 }
 WRONG_CASES = [
@@ -1982,6 +2110,7 @@ RIGHT: dict[str, dict[int, list[Right]]] = {
     "08": RIGHT08,
     "11": RIGHT11,
     "12": RIGHT12,
+    "16": RIGHT16,
     "17": RIGHT17,
 }
 RIGHT_CASES = [
@@ -2002,6 +2131,16 @@ def _constrains_impersonation(lab: Lab) -> bool:
 
 def _question(lab: Lab, q: int) -> Any:
     return lab.questions[q - 1]
+
+
+def _cannot_judge(lab: Lab, result: Result) -> bool:
+    """True (having checked what it says) where this cluster cannot judge the lab at all:
+    lab 16 before Kubernetes 1.37, read from the cluster."""
+    why = lab.unavailable()
+    if why:
+        assert result.status == NOT_ATTEMPTED, result
+        assert "cannot be judged on this cluster" in result.message, result.message
+    return bool(why)
 
 
 def _check(lab: Lab, q: int, answers: dict[str, Any] | None = None) -> Result:
@@ -2042,6 +2181,8 @@ def test_wrong_answer(number: str, q: int, wrong: Wrong, make_lab: Callable[...,
     lab = make_lab(MODULES[number])
     answers = wrong.act(lab)
     result = _check(lab, q, answers)
+    if _cannot_judge(lab, result):
+        return
     if wrong.wrong_if_constrained and not _constrains_impersonation(lab):
         assert result.status == CORRECT, result  # all this cluster allows
         assert "cannot narrow impersonation" in result.message, result.message
@@ -2060,6 +2201,8 @@ def test_solution(number: str, q: int, make_lab: Callable[..., Lab]) -> None:
     _solve_before(lab, q, module)
     answers = run_solution(lab, _question(lab, q), module)
     result = _check(lab, q, answers)
+    if _cannot_judge(lab, result):
+        return
     assert result.status == CORRECT, result.message
     assert result.message, "a Correct result says why it matters"
 
@@ -2077,6 +2220,8 @@ def test_right_answer(number: str, q: int, right: Right, make_lab: Callable[...,
     lab = make_lab(MODULES[number])
     answers = right.act(lab)
     result = _check(lab, q, answers)
+    if _cannot_judge(lab, result):
+        return
     assert result.status == CORRECT, result.message
     assert result.message, "a Correct result says why it matters"
 
