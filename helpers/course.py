@@ -25,6 +25,7 @@ from .cluster.errors import ClusterError
 from .cluster.node import Node, node_of, starts_its_own
 from .cluster.settings import choose as choose_settings
 from .cluster.waiting import deleted, get_or_none, gone, poll_until
+from .display import readable_tables
 from .errors import translate_api_errors
 from .facts import check_version
 from .names import prefix, shell_env, workshop
@@ -345,6 +346,7 @@ def connect(
     with contextlib.suppress(Exception):
         api.user_agent = "sa-course/helpers"
     course = Course(api=api, kubeconfig=kubeconfig, backend=backend)
+    readable_tables()  # in a notebook: tables left-aligned, long text wrapped, not cut
     check_version(course.version())
     if not course.own_cluster:
         from .preflight import check_permissions

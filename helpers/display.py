@@ -7,7 +7,7 @@ from typing import Any
 import yaml
 from kubernetes import client
 
-__all__ = ["as_dict", "show_yaml", "to_yaml"]
+__all__ = ["as_dict", "readable_tables", "show_yaml", "table_html", "to_yaml"]
 
 _SERIALIZER = client.ApiClient()
 
@@ -76,3 +76,45 @@ def to_yaml(obj: Any, *, drop: tuple[str, ...] = ("managedFields",)) -> str:
 def show_yaml(obj: Any) -> None:
     """Print :func:`to_yaml` of ``obj`` (what a cell shows instead of a raw repr)."""
     print(to_yaml(obj), end="")
+
+
+#: How every table of the course reads (JupyterLab right-aligns cells, and pandas cuts long
+#: text at 50 characters): text left-aligned, wrapped rather than cut, rows aligned at top.
+TABLE_CLASS = "sa-course-table"
+_TABLE_STYLE = (
+    f"<style>.{TABLE_CLASS} td, .{TABLE_CLASS} th {{text-align: left; vertical-align: top;"
+    " white-space: pre-wrap; overflow-wrap: anywhere; max-width: 48em}}</style>"
+)
+
+
+def table_html(frame: Any) -> str:
+    """A DataFrame as the course shows it: left-aligned, whole text wrapped, not cut.
+
+    >>> import pandas as pd
+    >>> html = table_html(pd.DataFrame({"message": ["x" * 80]}))
+    >>> "x" * 80 in html and "text-align: left" in html
+    True
+    """
+    import pandas as pd
+
+    with pd.option_context("display.max_colwidth", None):
+        body = frame.to_html(
+            classes=TABLE_CLASS,
+            max_rows=pd.get_option("display.max_rows"),
+            max_cols=pd.get_option("display.max_columns"),
+            show_dimensions=False,
+        )
+    return _TABLE_STYLE + body
+
+
+def readable_tables() -> None:
+    """Show DataFrames with :func:`table_html` in this IPython kernel (none: nothing)."""
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython comes with the course
+        return
+    shell = get_ipython()
+    if shell is None:
+        return
+    formatter = shell.display_formatter.formatters["text/html"]
+    formatter.for_type_by_name("pandas.core.frame", "DataFrame", table_html)
