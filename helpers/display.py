@@ -83,7 +83,7 @@ def show_yaml(obj: Any) -> None:
 TABLE_CLASS = "sa-course-table"
 _TABLE_STYLE = (
     f"<style>.{TABLE_CLASS} td, .{TABLE_CLASS} th {{text-align: left; vertical-align: top;"
-    " white-space: pre-wrap; overflow-wrap: anywhere; max-width: 48em}}</style>"
+    " white-space: pre-wrap; overflow-wrap: anywhere; max-width: 48em}</style>"
 )
 
 
@@ -116,5 +116,7 @@ def readable_tables() -> None:
     shell = get_ipython()
     if shell is None:
         return
+    import pandas as pd
+
     formatter = shell.display_formatter.formatters["text/html"]
-    formatter.for_type_by_name("pandas.core.frame", "DataFrame", table_html)
+    formatter.for_type(pd.DataFrame, table_html)
