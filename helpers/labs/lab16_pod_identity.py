@@ -472,8 +472,8 @@ def _why_no_signer(course: Course, signer: str) -> str:
     """'' if this identity may run a signer here; else why not, in one clause."""
     if not _serves_pod_certificates(course):
         return (
-            f"Kubernetes {course.version()} does not serve Pod certificates (GA and on by "
-            "default from 1.37)"
+            f"Kubernetes {course.version().lstrip('v')} does not serve Pod certificates "
+            "(GA and on by default from 1.37)"
         )
     wanted = {
         "create clusterroles": ("create", "rbac.authorization.k8s.io", "clusterroles", None),
