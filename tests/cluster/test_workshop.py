@@ -20,7 +20,7 @@ from kubernetes.client.exceptions import ApiException
 
 from helpers import busybox_pod, names
 from helpers.course import Course
-from helpers.workshop import Learner, Workshop, admission, policy
+from helpers.workshop import Learner, Workshop, admission, policy, signin
 from helpers.workshop.classroom import status_with
 
 N = int(os.environ.get("WORKSHOP_LEARNERS", "6"))
@@ -250,6 +250,7 @@ def test_cut_off_one_learner_then_reset(workshop) -> None:
         ns, {"metadata": {"name": "left"}}
     )
     old_token = victim.kubeconfig.read_text()
+    code, _ = signin.issue_code(ws.admin.core, victim.prefix, 3600)  # handed out, not used
     started = time.monotonic()
     ws.cut_off(victim.prefix)
     while status_with(ws.admin, _token(victim)) != 401:
@@ -259,12 +260,39 @@ def test_cut_off_one_learner_then_reset(workshop) -> None:
         time.sleep(0.5)
     print(f"\ncut off: 401 after {time.monotonic() - started:.1f}s")
     assert status_with(ws.admin, _token(bystander)) == 201, "the others carry on"
+    with pytest.raises(signin.Refused, match="not valid"):  # the code died with the anchor
+        signin.SignIn(ws.admin.authn, ws.existing()).check(code.reveal())
     fresh = ws.reset(victim.prefix, 3600)
     assert fresh.kubeconfig.read_text() != old_token
     assert status_with(ws.admin, _token(fresh)) == 201
     names_left = {c.metadata.name for c in ws.admin.core.list_namespaced_config_map(ns).items}
     assert "left" not in names_left, "reset empties the learner's namespaces"
     learners[5 % N] = fresh
+
+
+def test_a_sign_in_code_signs_in_once_and_never_reaches_the_api(workshop) -> None:
+    """Issue 22's sign-in: a code is the learner's token for the hub's audience, checked by
+    TokenReview for that audience; it signs in once, as its learner only, and the API server
+    refuses it (another audience)."""
+    ws, learners = workshop
+    me, other = learners[1], learners[2]
+    hub = signin.SignIn(ws.admin.authn, ws.existing())
+    code, _ = signin.issue_code(ws.admin.core, me.prefix, 3600)
+    assert code.claims["aud"] == [signin.HUB_AUDIENCE] and code.claims.get("jti")
+    assert status_with(ws.admin, code) == 401, "the API server does not take a code"
+    assert hub.check(code.reveal()) == me.prefix
+    with pytest.raises(signin.Refused, match="used already"):
+        hub.check(code.reveal())
+    # a learner's kubeconfig token is for the API server, not for the hub
+    with pytest.raises(signin.Refused, match="not valid"):
+        hub.check(_token(other))
+    # a code of a learner the hub was not told about (another workshop's, say)
+    second, _ = signin.issue_code(ws.admin.core, other.prefix, 3600)
+    with pytest.raises(signin.Refused, match="not valid"):
+        signin.SignIn(ws.admin.authn, [me.prefix]).check(second.reveal())
+    for garbage in ("", "letmein", code.reveal()[:-4] + "AAAA"):
+        with pytest.raises(signin.Refused, match="not valid"):
+            hub.check(garbage)
 
 
 def _token(learner: Learner) -> str:
