@@ -1899,7 +1899,7 @@ LAB17 = {
                     },
                 )
             },
-            ("any other user the partner authenticates", "name a group"),
+            ("any other user the partner authenticates", "the group `system:authenticated`"),
         ),
         Wrong(
             # reporter's user, and everyone not signed in: the binding lets reporter read,
