@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -47,6 +48,8 @@ __all__ = [
 
 #: The command of the tools image that makes the calls (helpers.cluster.toolsimage).
 CALL_API = "call-api"
+#: How many times :func:`curl_in_pod` makes a call that got no HTTP answer.
+CURL_ATTEMPTS = 3
 #: In a path: the Pod's own namespace (a dependent environment variable of the container).
 OWN_NAMESPACE = "$(POD_NAMESPACE)"
 _LINE = re.compile(r"^(\S+Z) GET (\S+) (\d{3}) ?(.*)$")
@@ -208,8 +211,10 @@ def curl_in_pod(
     """``curl`` any HTTPS ``url`` from inside ``pod`` with a token file of the Pod; (status, body).
 
     ``url`` may use the Pod's environment (``$PARTNER``); trust is ``ca_file`` only (no
-    public CAs in the tools image). ``body`` is sent as JSON. Status 0: no HTTP answer, and
-    the answer ``{"curl": its message}``.
+    public CAs in the tools image). ``body`` is sent as JSON. A call that got no HTTP answer
+    (refused, timed out) is made again, up to :data:`CURL_ATTEMPTS` times in all: on a busy
+    machine a server can miss curl's 15 s once. Status 0: still no HTTP answer, and the
+    answer ``{"curl": its message}``.
     """
     bearer = f'-H "Authorization: Bearer $(cat {token_file})"'
     data = ""
@@ -218,18 +223,22 @@ def curl_in_pod(
         data = f" -H 'Content-Type: application/json' -d '{payload}'"
     # HTTP/1.1: over HTTP/2, curl once gave us a 401 without its body (a POST the server
     # refused before reading the body it sent)
-    curl = f"curl -sS --http1.1 --max-time 10 --cacert {ca_file} {bearer} -X {method}{data}"
+    curl = f"curl -sS --http1.1 --max-time 15 --cacert {ca_file} {bearer} -X {method}{data}"
     # no HTTP answer (status 0): the body is curl's own message (refused, timed out, TLS)
     script = (
         f'rm -f /tmp/answer; code=$({curl} -o /tmp/answer -w "%{{http_code}}" "{url}" '
         '2>/tmp/curl-error); echo "$code"; '
         'if [ "$code" = 000 ]; then cat /tmp/curl-error; else cat /tmp/answer 2>/dev/null; fi; true'
     )
-    out = exec_in_pod(core, namespace, pod, ["sh", "-c", script]).stdout
-    code, _, answer_text = out.partition("\n")
-    status = int(code.strip() or 0)
-    if status == 0:
-        return 0, {"curl": answer_text.strip() or "no output from the Pod"}
+    for attempt in range(1, CURL_ATTEMPTS + 1):
+        out = exec_in_pod(core, namespace, pod, ["sh", "-c", script]).stdout
+        code, _, answer_text = out.partition("\n")
+        status = int(code.strip() or 0)
+        if status:
+            break
+        if attempt == CURL_ATTEMPTS:
+            return 0, {"curl": answer_text.strip() or "no output from the Pod"}
+        time.sleep(attempt)
     try:
         answer = json.loads(answer_text) if answer_text.strip() else {}
     except ValueError:

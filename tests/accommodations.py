@@ -36,7 +36,7 @@ def kernels_over_unix_sockets() -> None:
     jupyter_client picks a kernel's five TCP ports by binding port 0 and letting go; with six
     pytest-xdist workers starting kernels while the clusters' clients open connections, another
     process can take a port before the kernel binds it, and the kernel exits ("Kernel died
-    before replying to kernel_info": CI runs lost notebooks 12 and 17 so). The ipc transport
+    before replying to kernel_info": runs lost notebook 12 and lab 17 so). The ipc transport
     names socket files instead, which no other process picks. A kernel that never started has
     run no cell, so starting it again (the second guard) hides no failure either. The kernel,
     the notebook and the cells are the ones a learner runs; only the wire between nbval and
