@@ -149,15 +149,17 @@ class IdentityForCaller(Question):
         mode = lab.key_mode(paths["key"]) if paths["key"] else None
         said = lab.handshake(paths)
         wanted = podcerts.spiffe_id(TRUST_DOMAIN, lab.namespace, "caller")
-        if paths["chain"] is None:
-            raise NotYet(
-                "web ended the handshake: caller presented no certificate (TLS alert "
-                "*certificate required*) — its volume has no `podCertificate` source."
-            )
-        if paths["trust"] is None or "Verify return code: 0 (ok)" not in said:
+        # judged by openssl's account of the handshake, in the order TLS 1.3 goes: caller
+        # checks web's certificate, then web asks for caller's
+        if "Verify return code: 0 (ok)" not in said:
             raise NotYet(
                 "caller could not verify web's certificate: it needs the signer's CA to trust "
                 "— a `clusterTrustBundle` source in the same volume."
+            )
+        if "alert certificate required" in said:
+            raise NotYet(
+                "web ended the handshake: caller presented no certificate (TLS alert "
+                "*certificate required*) — its volume needs a `podCertificate` source."
             )
         if "HTTP/1.0 200 ok" not in said or _uri(said) != wanted:
             tail = " ".join(said.split())[-200:]
@@ -342,6 +344,8 @@ class PodIdentityLab(Lab):
         try:
             with translate_api_errors():
                 course.core.create_namespaced_pod(namespace, manifest)
+        except ValueError as exc:  # the client checks the Pod against its models first
+            raise NotYet(f"your `VOLUME` is not a valid volume: {_invalid(exc)}.") from None
         except CourseApiError as exc:
             said = " ".join(str(exc).split())[:300]
             raise NotYet(
@@ -424,6 +428,19 @@ class PodIdentityLab(Lab):
             self.course.core, self.namespace, "caller", ["sh", "-c", f"{hello} 2>&1"],
             check=False, timeout=60,
         ).stdout  # fmt: skip
+
+
+def _invalid(exc: ValueError) -> str:
+    """What the client's model check (pydantic) found, in the Pod's own field names."""
+    errors = getattr(exc, "errors", None)
+    if not callable(errors):
+        return " ".join(str(exc).split())[:300]
+    found = []
+    for error in errors()[:3]:
+        where = [str(p) for p in error.get("loc", ())]
+        path = ".".join(where[1:] if where and where[0].isdigit() else where)  # 2: the body
+        found.append(f"`{path}`: {error.get('msg', 'invalid').lower()}")
+    return "; ".join(found)
 
 
 def _settled(seen: tuple[client.V1Pod, list[Any], list[str]]) -> bool:

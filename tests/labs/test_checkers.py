@@ -2037,6 +2037,21 @@ LAB16 = {
             ("caller never started", "sa-course.example/pod-identity-signer"),
         ),
         Wrong(
+            # notebook 16's source without the key type the kubelet must make
+            "no-key-type",
+            lambda lab: {
+                "VOLUME": _lab16_volume(
+                    lab,
+                    certificate={
+                        "signerName": lab.names()["SIGNER"],
+                        "credentialBundlePath": "credentials.pem",
+                    },
+                    bundle=_lab16_bundle(lab),
+                )
+            },
+            ("not a valid volume", "keyType"),
+        ),
+        Wrong(
             # the projected volume's default mode, 0644: every user in the Pod reads the key
             "key-readable-by-all",
             lambda lab: {
