@@ -498,6 +498,8 @@ def _why_no_signer(course: Course, signer: str) -> str:
             "create", "rbac.authorization.k8s.io", "clusterrolebindings", None),
         "create clustertrustbundles": ("create", GROUP, "clustertrustbundles", None),
         f"attest for {signer}": ("attest", GROUP, "signers", signer),
+        # RBAC lets you grant only what you hold: the signer's ClusterRole grants `sign`
+        f"sign for {signer}": ("sign", GROUP, "signers", signer),
     }  # fmt: skip
     missing = []
     for label, (verb, group, resource, name) in wanted.items():
