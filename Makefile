@@ -31,7 +31,7 @@ $(VENV)/.installed: pyproject.toml
 	@echo "setting up .venv (once) …"
 	@$(PYTHON) -m venv $(VENV)
 	@$(PY) -m pip install -q --upgrade pip > $(VENV)/install.log 2>&1 && \
-	 $(PY) -m pip install -q -e '.[test,book]' >> $(VENV)/install.log 2>&1 || \
+	 $(PY) -m pip install -q -e '.[test,book,hub]' >> $(VENV)/install.log 2>&1 || \
 	 { tail -n 20 $(VENV)/install.log; echo "error: installing the course's Python packages failed (log: $(VENV)/install.log): check your network access to PyPI and retry."; exit 1; }
 	@touch $@
 
@@ -88,13 +88,16 @@ test-versions: setup ## the course on the local cluster at every supported minor
 LEARNERS ?= 6
 DURATION ?= 4h
 WORKSHOP ?= ws1
+# HUB=1: each learner's JupyterLab runs in a Pod behind JupyterHub (local cluster), at HUB_ADDRESS.
+HUB ?=
+HUB_ADDRESS ?= 127.0.0.1
 WORKSHOP_CMD = $(PY) -m helpers.workshop --name $(WORKSHOP)
 
 workshop-preflight: setup ## can this cluster host LEARNERS learners?
 	@$(WORKSHOP_CMD) preflight --learners $(LEARNERS)
 
-workshop-up: setup ## set up LEARNERS learners for DURATION and write their kubeconfigs
-	@$(WORKSHOP_CMD) up --learners $(LEARNERS) --duration $(DURATION)
+workshop-up: setup ## set up LEARNERS learners for DURATION and write their kubeconfigs (HUB=1: in the browser)
+	@$(WORKSHOP_CMD) up --learners $(LEARNERS) --duration $(DURATION) $(if $(filter 1,$(HUB)),--hub --hub-address $(HUB_ADDRESS),)
 
 workshop-status: setup ## one line per learner: token, namespaces, Pods
 	@$(WORKSHOP_CMD) status

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
+import yaml
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
@@ -276,13 +277,42 @@ def with_timeouts(api: client.ApiClient, timeout: tuple[float, float] = REQUEST_
 
 def _client(kubeconfig: Path, backend: str) -> client.ApiClient:
     try:
-        return with_timeouts(config.new_client_from_config(config_file=str(kubeconfig)))
+        api = with_timeouts(config.new_client_from_config(config_file=str(kubeconfig)))
+        follow_token_file(api, kubeconfig)
+        return api
     except Exception as exc:  # the kubernetes client raises ConfigException, ValueError, …
         raise ClusterError(
             f"The kubeconfig of the {backend} backend ({kubeconfig}) cannot be used "
             f"({str(exc).splitlines()[0] if str(exc) else type(exc).__name__}): "
             "check the file, or run `make cluster-up` to write a new one."
         ) from None
+
+
+def follow_token_file(api: client.ApiClient, kubeconfig: Path) -> None:
+    """If the kubeconfig's credential is a ``tokenFile`` (a Pod's projected token, which the
+    kubelet replaces before it expires), read the file again whenever it changed.
+
+    The kubernetes client reads a ``tokenFile`` once; kubectl and client-go read it again.
+    In a learner's JupyterLab Pod the file is the only credential, and a kernel can outlive
+    the token it started with.
+    """
+    doc = yaml.safe_load(kubeconfig.read_text()) or {}
+    current = doc.get("current-context")
+    context = next((c["context"] for c in doc.get("contexts") or [] if c["name"] == current), {})
+    user = next((u["user"] for u in doc.get("users") or [] if u["name"] == context.get("user")), {})
+    token_file = (user or {}).get("tokenFile")
+    if not token_file:
+        return
+    path = kubeconfig.parent / token_file  # an absolute path stays as it is
+    seen = {"mtime": path.stat().st_mtime_ns}
+
+    def reread(cfg: client.Configuration) -> None:
+        mtime = path.stat().st_mtime_ns  # the kubelet swaps a symlink: stat follows it
+        if mtime != seen["mtime"]:
+            seen["mtime"] = mtime
+            cfg.api_key["BearerToken"] = "Bearer " + path.read_text().strip()
+
+    api.configuration.refresh_api_key_hook = reread
 
 
 def connect(

@@ -34,6 +34,8 @@ __all__ = [
     "down",
     "get_backend",
     "kubeconfig",
+    "load_images",
+    "pods_reachable_from_here",
     "status",
     "up",
 ]
@@ -74,6 +76,29 @@ def choose_backend(env: Mapping[str, str] | None = None) -> tuple[str, str]:
             )
         return "kind", "a Docker engine answers; COURSE_BACKEND=local picks the local cluster"
     return "local", "no Docker engine answers; COURSE_BACKEND picks another backend"
+
+
+def load_images(backend: str, archives: dict[str, Path], progress: Progress | None = None) -> None:
+    """Put images (tag -> docker-archive) into ``backend``'s running cluster, without a registry.
+
+    The local cluster imports them into its containerd. Elsewhere it cannot be done from
+    here yet: a ClusterError says so.
+    """
+    if backend == "local":
+        from .local import LocalCluster
+
+        LocalCluster(progress=progress).load_images(archives)
+        return
+    raise ClusterError(
+        f"The course cannot put its images into the {backend} backend's cluster yet: use the "
+        "local cluster (COURSE_BACKEND=local)."
+    )
+
+
+def pods_reachable_from_here(backend: str) -> bool:
+    """Whether this machine reaches ``backend``'s Pod IPs (the local cluster's bridge) and its
+    Pods reach this machine at :data:`config.NODE_IP`."""
+    return backend == "local"
 
 
 def get_backend(name: str, progress: Progress | None = None) -> Backend:

@@ -33,6 +33,9 @@ from .settings import settings
 from .supervise import Supervisor
 
 #: containerd 2.x puts shim sockets here whatever its state dir; removed when empty.
+#: Images larger than this (the tools and course images) are unpacked when their first
+#: container starts, not when imported: importing is then little more than a copy.
+LARGE_IMAGE_BYTES = 16 * 2**20
 SHIM_SOCKET_DIRS = (Path("/run/containerd/s"), Path("/run/containerd"))
 
 #: Start order; ``down()`` stops them in reverse.
@@ -362,6 +365,13 @@ class LocalCluster:
             timeout=30,
         )
 
+    def load_images(self, image_tars: dict[str, Path]) -> None:
+        """Import more images (tag -> docker-archive) into the running cluster's containerd."""
+        binaries = build.ensure_all_built(self.layout, self.progress)
+        bins = {name: path.parent for name, path in binaries.items()}
+        with self.progress.stage(f"importing {', '.join(image_tars)} into the local cluster"):
+            self._import_images(bins, image_tars)
+
     def _import_images(self, bins: dict[str, Path], image_tars: dict[str, Path]) -> None:
         sock = self.layout.containerd_socket
         ctr = bins["ctr"] / "ctr"
@@ -372,9 +382,7 @@ class LocalCluster:
             timeout=30,
         )
         for tag, tar in image_tars.items():
-            # The large tools image is unpacked when its first container starts, not now:
-            # importing is then little more than copying its layers into the content store.
-            unpack = [] if tag != config.TOOLS_IMAGE else ["--no-unpack"]
+            unpack = ["--no-unpack"] if tar.stat().st_size > LARGE_IMAGE_BYTES else []
             proc = _run(
                 [
                     ctr,

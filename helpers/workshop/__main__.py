@@ -44,6 +44,16 @@ def _parser() -> argparse.ArgumentParser:
     up = sub.add_parser("up", help="create the learners and write their kubeconfigs")
     up.add_argument("--learners", type=int, required=True)
     up.add_argument("--duration", type=duration, default=duration("4h"))
+    up.add_argument(
+        "--hub",
+        action="store_true",
+        help="also run JupyterHub: each learner's JupyterLab in a Pod, signed in by a link",
+    )
+    up.add_argument(
+        "--hub-address",
+        default="127.0.0.1",
+        help="where the hub listens (default loopback; the classroom LAN's address to share it)",
+    )
     sub.add_parser("status", help="one line per learner")
     reset = sub.add_parser("reset", help="empty a learner's namespaces and hand out a new token")
     reset.add_argument("learner", help="the learner's prefix, e.g. ws1-07")
@@ -80,6 +90,7 @@ def _run(args: argparse.Namespace) -> int:
     from .. import connect
     from . import preflight
     from .classroom import Workshop
+    from .hub import Hub, HubSettings
 
     if args.command == "preflight" and args.learner_kubeconfig:
         return preflight.print_lines(preflight.learner(args.learner_kubeconfig))
@@ -87,8 +98,16 @@ def _run(args: argparse.Namespace) -> int:
     ws = Workshop(admin, args.name, server=args.server)
     if args.command == "preflight":
         return preflight.print_lines(preflight.instructor(admin, args.learners))
+    hub = Hub(ws, HubSettings(address=getattr(args, "hub_address", "127.0.0.1")))
     if args.command == "up":
         learners = ws.up(args.learners, args.duration)
+        if args.hub:
+            links = hub.up([learner.prefix for learner in learners], args.duration)
+            print(f"\nJupyterHub: {hub.settings.url}/ — hand out these {len(links)} sign-in links")
+            print("(one per learner, each in its own file; a link signs in once):")
+            for prefix, path in links.items():
+                print(f"  {prefix}: {path}")
+            return 0
         print(f"\nhand out these {len(learners)} kubeconfigs (one per learner; they hold a token):")
         for learner in learners:
             print(f"  {learner.prefix}: {learner.kubeconfig}  (until {learner.expires:%H:%M} UTC)")
@@ -97,7 +116,11 @@ def _run(args: argparse.Namespace) -> int:
         table = ws.status()
         print(table.to_string(index=False) if not table.empty else "no learners")
     elif args.command == "reset":
+        hub.forget(args.learner)
         learner = ws.reset(args.learner, args.duration)
+        if hub.running():
+            link = hub.hand_out([learner.prefix], args.duration)[learner.prefix]
+            print(f"{learner.prefix}: a fresh JupyterLab at their next sign-in; new link in {link}")
         print(
             f"{learner.prefix}: new kubeconfig {learner.kubeconfig} "
             f"(until {learner.expires:%H:%M} UTC); the old one no longer works"
@@ -108,6 +131,7 @@ def _run(args: argparse.Namespace) -> int:
         print("learners pick the new token up at their next connect() (re-run the first cell)")
     elif args.command == "cut-off":
         gone = ws.cut_off(args.learner)
+        hub.forget(args.learner)  # their session and server at the hub, if one runs
         print(
             f"{args.learner}: anchor deleted (their token gets 401 within seconds), and "
             f"{len(gone)} objects that could carry their rights: "
@@ -138,6 +162,7 @@ def _run(args: argparse.Namespace) -> int:
                 )
                 print(checked.to_string())
     elif args.command == "down":
+        hub.down()
         proof = ws.down()
         print(proof.to_string(index=False) if not proof.empty else f"no workshop {ws.name} here")
     return 0

@@ -41,6 +41,8 @@ __all__ = [
 ]
 
 ADMISSION = "admissionregistration.k8s.io/v1"
+#: A learner's home namespace is ``<prefix>-home`` (helpers.workshop.policy.HOME).
+HOME = "home"
 #: Every label of the workshop starts with this; learners may not touch any of them.
 LABEL_DOMAIN = "workshop.sa-course.io/"
 #: The extended resource each learner's Pods claim, one per container (``…/ws1-07``).
@@ -307,12 +309,14 @@ def deny_by_default(
     instructors: Iterable[str],
     labels: dict[str, str],
     name: str,
+    hub: str = "",
 ) -> list[dict[str, Any]]:
     """Writes into a learner's space: only the instructor, components and that learner.
 
     The learner's space: their namespaces (``ws1-07-…``), and the namespaces, cluster
     roles and cluster role bindings named with their prefix. Everyone else — another
     learner, any other account, ``system:anonymous`` — is refused, whatever RBAC says.
+    ``hub`` (the browser classroom's JupyterHub) may write Pods in learners' homes only.
     """
     user = USER
     pattern = _learner_re(workshop)
@@ -331,6 +335,13 @@ def deny_by_default(
         "'system:masters' in request.userInfo.groups || "
         f"{user}.startsWith('system:serviceaccount:' + variables.owner + '-')"
     )
+    if hub:
+        allowed += (
+            f" || ({user} == '{hub}' && request.resource.group == '' && "
+            "request.resource.resource == 'pods' && "
+            "(!has(request.subResource) || request.subResource == '') && "
+            f"has(request.namespace) && request.namespace == variables.owner + '-{HOME}')"
+        )
     spec = {
         "matchConstraints": _MATCH,
         "matchConditions": [
@@ -399,7 +410,12 @@ def pods_take_a_slot(
         "matchConditions": [
             {
                 "name": f"a-pod-of-a-learner-of-{workshop}",
-                "expression": f"request.namespace.matches('{_learner_re(workshop)}')",
+                # a learner's home holds only the hub's JupyterLab Pod, which only the hub
+                # and the instructor may create (RBAC and deny_by_default): no slot
+                "expression": (
+                    f"request.namespace.matches('{_learner_re(workshop)}') && "
+                    f"!request.namespace.endsWith('-{HOME}')"
+                ),
             }
         ],
         "validations": [
@@ -431,12 +447,13 @@ def policies(
     max_cpu_request_millis: int,
     labels: dict[str, str],
     object_name: Any,
+    hub: str = "",
 ) -> list[dict[str, Any]]:
     """All three policies and their bindings; ``object_name(what)`` names the workshop's."""
     return [
         *learner_rules(workshop, prefix_length, labels, object_name("learners-stay-apart")),
         *deny_by_default(
-            workshop, prefix_length, instructors, labels, object_name("deny-by-default")
+            workshop, prefix_length, instructors, labels, object_name("deny-by-default"), hub
         ),
         *pods_take_a_slot(
             workshop,

@@ -47,6 +47,7 @@ from ..course import Course
 from ..errors import NotFound
 from ..tokens import Token
 from . import admission, kubeconfigs, policy, roster, shares
+from .hub import hub_username
 from .policy import HOME, LEARNER
 
 __all__ = [
@@ -229,6 +230,7 @@ class Workshop:
             share.cpu_request_millis,
             self._labels(),
             lambda what: policy.object_name(self.name, what),
+            hub=hub_username(self.name),
         )
 
     def _advertise_slots(self, prefixes: Iterable[str], share: shares.Shares) -> None:
