@@ -162,13 +162,13 @@ def selection(backend: str, *, own_machinery: bool = True, teardown: bool = Fals
       so they would prove nothing new there (and cost a third of its run).
 
     >>> selection("kind")
-    'not teardown and not local_only and not api_only'
+    'not teardown and not browser and not local_only and not api_only'
     >>> selection("local", own_machinery=False)
-    'not teardown and not local_only and not kind_only'
+    'not teardown and not browser and not local_only and not kind_only'
     """
     if backend == "kubeconfig":
         return "as_learner and not teardown"
-    parts = ["teardown" if teardown else "not teardown"]
+    parts = ["teardown" if teardown else "not teardown", "not browser"]
     if backend != "local" or not own_machinery:
         parts.append("not local_only")
     if backend != "kind" or not own_machinery:
@@ -370,6 +370,20 @@ def workshop_run(run: Run) -> bool:
     return run.record("workshop", "passed" if ok else "FAILED", started, why, path)
 
 
+def hub_run(run: Run) -> bool:
+    """The browser classroom: JupyterHub, two learners in headless Chromium (local cluster)."""
+    started = time.monotonic()
+    say("hub: the browser classroom, two learners in Chromium (JupyterHub, KubeSpawner)")
+    log, path = open_log(run, "hub")
+    with log:
+        rc = call([str(BROWSER), "driver"], env_for("local"), log)
+        if rc == 0:
+            shots = {"HUB_SCREENSHOTS": str(run.logs / "hub-screenshots")}
+            args = with_marker("browser", run.pytest_args)
+            rc = pytest(["tests/cluster/test_hub.py"], env_for("local", **shots), args, log)
+    return run.record("hub", "passed" if rc == 0 else "FAILED", started, f"exit {rc}", path)
+
+
 def _lab_of(question: str) -> type:
     """The Lab class of a board column such as ``lab17.q1``."""
     import importlib
@@ -430,6 +444,7 @@ def local_chain(run: Run, wanted: list[str]) -> None:
                 ok &= kubeconfig_run(run)
             if "workshop" in newest:
                 ok &= workshop_run(run)
+                ok &= hub_run(run)
             if "local" in newest:
                 ok &= lifecycle_run(run, "local", env)
             return ok

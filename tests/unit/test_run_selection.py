@@ -17,11 +17,19 @@ import run  # noqa: E402
 @pytest.mark.parametrize(
     ("backend", "kwargs", "expected"),
     [
-        ("local", {}, "not teardown and not kind_only"),
-        ("local", {"teardown": True}, "teardown and not kind_only"),
-        ("local", {"own_machinery": False}, "not teardown and not local_only and not kind_only"),
-        ("kind", {}, "not teardown and not local_only and not api_only"),
-        ("kind", {"teardown": True}, "teardown and not local_only and not api_only"),
+        ("local", {}, "not teardown and not browser and not kind_only"),
+        ("local", {"teardown": True}, "teardown and not browser and not kind_only"),
+        (
+            "local",
+            {"own_machinery": False},
+            "not teardown and not browser and not local_only and not kind_only",
+        ),
+        ("kind", {}, "not teardown and not browser and not local_only and not api_only"),
+        (
+            "kind",
+            {"teardown": True},
+            "teardown and not browser and not local_only and not api_only",
+        ),
         ("kubeconfig", {}, "as_learner and not teardown"),
     ],
 )
