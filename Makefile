@@ -58,6 +58,7 @@ $(LAB_SETTINGS): helpers/jupyterlab/overrides.json $(VENV)/.installed
 
 lab: cluster-up $(LAB_SETTINGS) ## start the cluster and open the course in JupyterLab
 	@$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 $(if $(filter 0,$(shell id -u)),--allow-root,) \
+		--ServerApp.contents_manager_class=helpers.jupyterlab.contents.CourseContentsManager \
 		--ServerApp.root_dir=$(CURDIR) notebooks/00_setup.ipynb
 
 test: setup ## run every test, notebook and lab on every backend this machine can run

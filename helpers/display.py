@@ -1,13 +1,25 @@
-"""Show Kubernetes objects the way ``kubectl get -o yaml`` does, minus the noise."""
+"""Show what a cell shows, readably: objects as ``kubectl get -o yaml`` without the noise,
+tables, and lines that fit."""
 
 from __future__ import annotations
 
+import textwrap
 from typing import Any
 
 import yaml
 from kubernetes import client
 
-__all__ = ["as_dict", "readable_tables", "show_yaml", "table_html", "to_yaml"]
+__all__ = [
+    "OUTPUT_COLUMNS",
+    "as_dict",
+    "fold",
+    "readable_tables",
+    "series_html",
+    "show_yaml",
+    "table_html",
+    "to_yaml",
+    "user_info_html",
+]
 
 _SERIALIZER = client.ApiClient()
 
@@ -50,8 +62,17 @@ def as_dict(obj: Any) -> Any:
     return _SERIALIZER.sanitize_for_serialization(obj)
 
 
+#: ``kubectl apply``'s copy of the manifest, kept in the object: one long line of bookkeeping.
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+
+
 def to_yaml(obj: Any, *, drop: tuple[str, ...] = ("managedFields",)) -> str:
-    """YAML of a client model or dict, without ``metadata.managedFields`` (bookkeeping).
+    """YAML of a client model or dict, without ``metadata.managedFields`` and kubectl's
+    last-applied-configuration annotation (bookkeeping):
+
+    >>> print(to_yaml({"metadata": {"name": "sa", "annotations": {LAST_APPLIED: "{…}"}}}), end="")
+    metadata:
+      name: sa
 
     File modes are written in octal, the way manifests are written (the API sends decimal):
 
@@ -63,7 +84,14 @@ def to_yaml(obj: Any, *, drop: tuple[str, ...] = ("managedFields",)) -> str:
     """
     data = as_dict(obj)
     if isinstance(data, dict) and isinstance(data.get("metadata"), dict):
-        data = {**data, "metadata": {k: v for k, v in data["metadata"].items() if k not in drop}}
+        metadata = {k: v for k, v in data["metadata"].items() if k not in drop}
+        if isinstance(metadata.get("annotations"), dict):
+            metadata["annotations"] = {
+                k: v for k, v in metadata["annotations"].items() if k != LAST_APPLIED
+            }
+            if not metadata["annotations"]:
+                del metadata["annotations"]
+        data = {**data, "metadata": metadata}
     return yaml.dump(
         _mark_file_modes(data),
         Dumper=_Dumper,
@@ -80,9 +108,11 @@ def show_yaml(obj: Any) -> None:
 
 #: How every table of the course reads (JupyterLab right-aligns cells, and pandas cuts long
 #: text at 50 characters): text left-aligned, wrapped rather than cut, rows aligned at top.
+#: The selector outweighs JupyterLab's ``:not(.jp-RenderedMarkdown).jp-RenderedHTMLCommon td``.
 TABLE_CLASS = "sa-course-table"
+_CELLS = f"table.dataframe.{TABLE_CLASS} td, table.dataframe.{TABLE_CLASS} th"
 _TABLE_STYLE = (
-    f"<style>.{TABLE_CLASS} td, .{TABLE_CLASS} th {{text-align: left; vertical-align: top;"
+    f"<style>{_CELLS} {{text-align: left; vertical-align: top;"
     " white-space: pre-wrap; overflow-wrap: anywhere; max-width: 48em}</style>"
 )
 
@@ -107,8 +137,58 @@ def table_html(frame: Any) -> str:
     return _TABLE_STYLE + body
 
 
+def series_html(series: Any) -> str:
+    """A Series as a table of one column (its name, if any), not text ending in ``dtype: …``.
+
+    >>> import pandas as pd
+    >>> html = series_html(pd.Series({"constrained": True}, name="on this cluster"))
+    >>> "<th>constrained</th>" in html and "on this cluster" in html and "dtype" not in html
+    True
+    """
+    return table_html(series.to_frame("" if series.name is None else series.name))
+
+
+def user_info_html(user: client.V1UserInfo) -> str:
+    """Who the API server says someone is (``whoami``): a table, not the model's dict repr.
+
+    >>> html = user_info_html(client.V1UserInfo(username="system:node:n1",
+    ...                                         groups=["system:nodes", "system:authenticated"]))
+    >>> "<td>system:nodes, system:authenticated</td>" in html and "None" not in html
+    True
+    """
+    import pandas as pd
+
+    rows = {
+        "username": user.username,
+        "uid": user.uid or "—",
+        "groups": ", ".join(user.groups or []),
+    }
+    rows |= {f"extra: {key}": ", ".join(values) for key, values in (user.extra or {}).items()}
+    return table_html(pd.Series(rows).to_frame("user info"))
+
+
+#: Characters a line of output holds in JupyterLab at 1400 px with the file browser open
+#: (945 px of 13-px DejaVu Sans Mono); a longer line wraps there, in the middle of a word.
+OUTPUT_COLUMNS = 118
+
+
+def fold(text: str, width: int = OUTPUT_COLUMNS) -> str:
+    """``text`` with each long line wrapped between words, continued indented.
+
+    >>> print(fold("Refused as expected: 403 Forbidden: " + "pods is forbidden " * 4, width=40))
+    Refused as expected: 403 Forbidden: pods
+        is forbidden pods is forbidden pods
+        is forbidden pods is forbidden
+    """
+    return "\n".join(
+        textwrap.fill(line, width, subsequent_indent="    ", break_long_words=False,
+                      break_on_hyphens=False) if len(line) > width else line
+        for line in text.splitlines()
+    )  # fmt: skip
+
+
 def readable_tables() -> None:
-    """Show DataFrames with :func:`table_html` in this IPython kernel (none: nothing)."""
+    """Show DataFrames, Series and ``whoami``'s answers as tables in this IPython kernel."""
     try:
         from IPython import get_ipython
     except ImportError:  # pragma: no cover - IPython comes with the course
@@ -120,3 +200,5 @@ def readable_tables() -> None:
 
     formatter = shell.display_formatter.formatters["text/html"]
     formatter.for_type(pd.DataFrame, table_html)
+    formatter.for_type(pd.Series, series_html)
+    formatter.for_type(client.V1UserInfo, user_info_html)

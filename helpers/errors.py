@@ -27,6 +27,8 @@ from typing import Any, ClassVar, ParamSpec, TypeVar, overload
 
 from kubernetes.client.exceptions import ApiException
 
+from .display import fold
+
 __all__ = [
     "Conflict",
     "CourseApiError",
@@ -283,7 +285,7 @@ def expect_error(cls: type[CourseApiError]) -> Iterator[Refusal]:
                 f"but it answered {str(error).rstrip('.')}."
             ) from error
         refusal.error = error
-        print(f"Refused as expected: {error}")
+        print(fold(f"Refused as expected: {error}"))  # a long server message wraps between words
     else:
         raise AssertionError(
             f"Expected the API server to refuse this request{_expected_phrase(cls)}, "

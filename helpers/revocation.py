@@ -11,11 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from kubernetes import client
 
 from .cluster.errors import ClusterError
 from .cluster.waiting import poll_until
+from .display import fold
 from .reviews import review_token
 from .tokens import Token
 
@@ -51,6 +53,10 @@ class Rejection:
         )
 
     __str__ = __repr__
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        """IPython shows it wrapped between words (the server's reason can be long)."""
+        printer.text(fold(repr(self)))
 
 
 def wait_until_rejected(

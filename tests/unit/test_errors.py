@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from kubernetes.client.exceptions import ApiException, ForbiddenException
 
+from helpers.display import OUTPUT_COLUMNS
 from helpers.errors import (
     Conflict,
     CourseApiError,
@@ -212,7 +213,10 @@ def test_expect_forbidden_passes_and_prints(capsys: pytest.CaptureFixture[str]) 
         raise api_exception(403, "Forbidden", FORBIDDEN_MESSAGE)
     assert isinstance(refusal.error, Forbidden)
     assert refusal.expected is Forbidden
-    assert capsys.readouterr().out == f"Refused as expected: 403 Forbidden: {FORBIDDEN_MESSAGE}\n"
+    out = capsys.readouterr().out
+    # the whole message, its long line wrapped between words (JupyterLab would break it mid-word)
+    assert " ".join(out.split()) == f"Refused as expected: 403 Forbidden: {FORBIDDEN_MESSAGE}"
+    assert out.endswith("\n") and max(map(len, out.splitlines())) <= OUTPUT_COLUMNS
 
 
 def test_expect_forbidden_accepts_already_translated_errors(

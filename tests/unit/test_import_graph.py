@@ -92,6 +92,8 @@ ROOMS = {
     "helpers": {"helpers", "helpers.cluster"},
     "helpers.labs": {"helpers.labs", "helpers", "helpers.cluster"},
     "helpers.workshop": {"helpers.workshop", "helpers.labs", "helpers", "helpers.cluster"},
+    # the JupyterLab server's contents manager (make lab): none of the course
+    "helpers.jupyterlab": {"helpers.jupyterlab"},
 }
 
 
