@@ -3,6 +3,7 @@ tables, and lines that fit."""
 
 from __future__ import annotations
 
+import re
 import textwrap
 from typing import Any
 
@@ -13,6 +14,7 @@ __all__ = [
     "OUTPUT_COLUMNS",
     "as_dict",
     "fold",
+    "kubectl_summary",
     "readable_tables",
     "series_html",
     "show_yaml",
@@ -185,6 +187,50 @@ def fold(text: str, width: int = OUTPUT_COLUMNS) -> str:
                       break_on_hyphens=False) if len(line) > width else line
         for line in text.splitlines()
     )  # fmt: skip
+
+
+#: kubectl's line per object: ``kind[.group]/name created`` (apply, create) or
+#: ``kind[.group] "name" deleted [from <ns> namespace]`` (delete).
+_KUBECTL_LINE = re.compile(
+    r'^(?P<kind>[\w-]+)(?:\.[\w.-]+)?(?:/(?P<name>\S+)| "(?P<quoted>[^"]+)")'
+    r" (?P<verb>created|configured|unchanged|deleted)(?: from (?P<ns>\S+) namespace)?$"
+)
+
+
+def kubectl_summary(out: str) -> str:
+    """kubectl's line per object as one line per verb, objects of one name together.
+
+    >>> print(kubectl_summary(
+    ...     'role.rbac.authorization.k8s.io "intern-role" deleted from ns1 namespace\\n'
+    ...     'rolebinding.rbac.authorization.k8s.io "intern-role" deleted from ns1 namespace\\n'
+    ...     "serviceaccount/deployer created\\n"
+    ...     "rolebinding.rbac.authorization.k8s.io/deployer-edit created\\n"
+    ...     "error: something else\\n"))
+    deleted role and rolebinding intern-role in ns1
+    created serviceaccount deployer, rolebinding deployer-edit
+    error: something else
+
+    A line it does not know is kept as it is; a long result wraps (:func:`fold`).
+    """
+    said: dict[tuple[str, str], dict[str, list[str]]] = {}  # (verb, namespace) → name → kinds
+    order: list[str | tuple[str, str]] = []
+    for line in filter(str.strip, out.splitlines()):
+        match = _KUBECTL_LINE.match(line.strip())
+        if not match:
+            order.append(line)
+            continue
+        key = (match["verb"], match["ns"] or "")
+        if key not in said:
+            said[key] = {}
+            order.append(key)
+        said[key].setdefault(match["name"] or match["quoted"], []).append(match["kind"])
+
+    def sentence(key: tuple[str, str]) -> str:
+        objects = ", ".join(f"{' and '.join(kinds)} {name}" for name, kinds in said[key].items())
+        verb, namespace = key
+        return f"{verb} {objects}" + (f" in {namespace}" if namespace else "")
+
+    return fold("\n".join(item if isinstance(item, str) else sentence(item) for item in order))
 
 
 def readable_tables() -> None:
