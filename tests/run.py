@@ -81,6 +81,8 @@ WORKERS = int(os.environ.get("COURSE_TEST_WORKERS", "4"))
 FLOOR_WORKERS = int(os.environ.get("COURSE_TEST_FLOOR_WORKERS", "6"))
 DOCKER_HOST = ROOT / ".ci" / "docker-host" / "ensure"
 BROWSER = ROOT / ".ci" / "browser" / "ensure"
+#: Re-run in the hub run with each learner's JupyterLab Pod's token.
+IN_POD_SUITES = ["tests/cluster/test_workshop.py", "tests/cluster/test_workshop_attacks.py"]
 FLOOR = ".".join(map(str, versions.FLOOR))
 #: The local run's notebooks and labs as it executed them: the rendered edition's source.
 EXECUTED = ROOT / "build" / "executed"
@@ -381,7 +383,14 @@ def hub_run(run: Run) -> bool:
             shots = {"HUB_SCREENSHOTS": str(run.logs / "hub-screenshots")}
             args = with_marker("browser", run.pytest_args)
             rc = pytest(["tests/cluster/test_hub.py"], env_for("local", **shots), args, log)
-    return run.record("hub", "passed" if rc == 0 else "FAILED", started, f"exit {rc}", path)
+        # the isolation matrix and the attacks, with the credential a browser-classroom
+        # learner has: their JupyterLab Pod's token (tests/cluster/in_pod.py)
+        in_pod = env_for("local", WORKSHOP_IN_POD="1")
+        args = with_marker(selection("local"), run.pytest_args)
+        rc2 = pytest(IN_POD_SUITES, in_pod, args, log)
+    ok = rc == 0 and rc2 == 0
+    why = f"browser exit {rc}, in-Pod isolation exit {rc2}"
+    return run.record("hub", "passed" if ok else "FAILED", started, why, path)
 
 
 def _lab_of(question: str) -> type:

@@ -11,7 +11,8 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import pandas as pd
 
@@ -20,7 +21,7 @@ from helpers.cluster.progress import Progress
 from helpers.course import Course, connect
 from helpers.workshop.classroom import Workshop
 
-__all__ = ["main", "measure"]
+__all__ = ["for_class_sizes", "main", "measure"]
 
 
 def _apiserver_mib(course: Course) -> float | None:
@@ -55,8 +56,14 @@ def measure(course: Course, learners: int) -> dict[str, float | int | None]:
     }
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tools.bench_workshop", description=__doc__)
+def for_class_sizes(
+    prog: str,
+    description: str | None,
+    measure_one: Callable[[Course, int], dict[str, Any]],
+    argv: Sequence[str] | None = None,
+) -> int:
+    """``--learners 6,30``: one row of ``measure_one`` per class size, printed as a table."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
     parser.add_argument("--learners", default="6,30", help="comma-separated class sizes")
     args = parser.parse_args(argv)
     try:
@@ -64,12 +71,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         rows = []
         for n in (int(x) for x in args.learners.split(",")):
             print(f"bench: a workshop of {n} learners …", flush=True)
-            rows.append(measure(course, n))
+            rows.append(measure_one(course, n))
     except ClusterError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print(pd.DataFrame(rows).to_string(index=False))
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return for_class_sizes("python -m tools.bench_workshop", __doc__, measure, argv)
 
 
 if __name__ == "__main__":

@@ -128,6 +128,9 @@ def _run(args: argparse.Namespace) -> int:
     elif args.command == "extend":
         for learner in ws.extend(args.duration):
             print(f"  {learner.prefix}: until {learner.expires:%Y-%m-%d %H:%M} UTC")
+        if hub.running():
+            links = hub.extend(args.duration)
+            print(f"the hub has a new token; {len(links)} new sign-in links in {hub.ws.dir}")
         print("learners pick the new token up at their next connect() (re-run the first cell)")
     elif args.command == "cut-off":
         gone = ws.cut_off(args.learner)

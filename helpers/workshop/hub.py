@@ -143,7 +143,7 @@ class HubSettings:
     mem_guarantee: str = "256M"
     cpu_limit: float = 1.0
     cpu_guarantee: float = 0.02
-    start_timeout: int = 180
+    start_timeout: int = 600  # 30 servers starting at once on two cores need about 190 s
 
     @property
     def url(self) -> str:
@@ -250,6 +250,7 @@ class Hub:
             "state": str(self.state),
             "kubeconfig": str(kubeconfig),
             "learners": sorted(self.ws.roster().learners),
+            "workshop": self.ws.name,
             "instructor_token": token_file.read_text().strip(),
             "pull_policy": "Never",
             "mem_limit": s.mem_limit,
@@ -295,6 +296,20 @@ class Hub:
                 f"JupyterHub stopped at start (exit {proc.returncode}): its log, "
                 f"{self.log_file}, says why."
             )
+
+    def extend(self, duration_seconds: int) -> dict[str, Path]:
+        """A new token for the hub and new links, valid ``duration_seconds`` from now.
+
+        The hub restarts with its new kubeconfig; the learners' servers keep running
+        (``cleanup_servers`` is off) and their sessions stay signed in.
+        """
+        learners = sorted(self.ws.roster().learners)
+        kubeconfig = self._identity(learners, duration_seconds)
+        self.stop()
+        self._write_settings(kubeconfig, ensure_proxy(self.progress))
+        with self.progress.stage(f"restarting JupyterHub on {self.settings.url}"):
+            self._start()
+        return self.hand_out(learners, duration_seconds)
 
     def hand_out(self, prefixes: Iterable[str], duration_seconds: int) -> dict[str, Path]:
         """A new sign-in link per learner (the earlier one keeps working until used)."""

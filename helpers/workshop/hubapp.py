@@ -85,13 +85,15 @@ class CodeAuthenticator(Authenticator):
 class LearnerSpawner(KubeSpawner):
     """A learner's JupyterLab: a Pod in ``<prefix>-home``, as that learner's ServiceAccount."""
 
+    workshop = Unicode(config=True, help="the workshop's name (its learners' kubeconfigs carry it)")
+
     @default("namespace")
     def _learner_namespace(self) -> str:
         return f"{self.user.name}-{HOME_SUFFIX}"
 
     @default("environment")
     def _learner_environment(self) -> dict[str, str]:
-        return {"COURSE_PREFIX": self.user.name}
+        return {"COURSE_PREFIX": self.user.name, "COURSE_WORKSHOP": self.workshop}
 
 
 def configure(c: Any, settings_file: str) -> None:
@@ -102,6 +104,7 @@ def configure(c: Any, settings_file: str) -> None:
     c.Authenticator.allow_all = True  # whoever the API server vouches for, on the roster
     c.Authenticator.admin_users = set()
     c.JupyterHub.spawner_class = LearnerSpawner
+    c.LearnerSpawner.workshop = s["workshop"]
     c.JupyterHub.ip = s["ip"]
     c.JupyterHub.port = s["port"]
     c.JupyterHub.hub_ip = s["hub_ip"]

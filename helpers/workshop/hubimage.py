@@ -12,7 +12,8 @@ Built the way the tools image is (:mod:`helpers.cluster.toolsimage`), without a 
 
 ``start-course`` copies the course into the learner's home (an ``emptyDir``: a fresh server
 is a fresh course), writes a kubeconfig whose credential is the Pod's own projected token
-file (``tokenFile``: kubectl and the course re-read it as the kubelet rotates it), and
+file (``tokenFile``: kubectl and the course re-read it as the kubelet rotates it) and
+whose context names the learner's prefix and workshop as a handed-out one does, and
 starts ``jupyterhub-singleuser`` in the course's folder. The image holds no credential.
 """
 
@@ -22,7 +23,6 @@ import hashlib
 import json
 import os
 import platform
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -54,6 +54,10 @@ COURSE_IMAGE = "sa-course/jupyterlab:1"
 PACKAGES = (*TOOLS_PACKAGES, "mawk", "python3", "libstdc++6", "tini")
 #: The tools image's hooks, and the ``awk`` link mawk's maintainer script would have made.
 COURSE_HOOKS = (*HOOKS, 'ln -sf mawk "$1"/usr/bin/awk')
+#: Bookworm's Python: the wheels are chosen, and their bytecode compiled, for it.
+IMAGE_PYTHON = (3, 11)
+#: How the wheels layer is made beyond REQUIREMENTS (a change makes a new layer).
+WHEELS_RECIPE = "pip --target; compileall --invalidation-mode unchecked-hash"
 #: Where the wheels go, and where the course waits to be copied.
 LIB = "opt/sa-course/lib"
 COURSE = "opt/sa-course/course"
@@ -101,14 +105,21 @@ users:
     tokenFile: $sa/token
 contexts:
 - name: course
-  context: {cluster: course, user: learner}
+  context:
+    cluster: course
+    user: learner
+    namespace: $COURSE_PREFIX-setup-ns
+    extensions:
+    - name: sa-course.io/course
+      extension: {prefix: "$COURSE_PREFIX", workshop: "$COURSE_WORKSHOP"}
 current-context: course
 EOF
 umask 022
 export COURSE_BACKEND=kubeconfig COURSE_KUBECONFIG="$home/.kube/config"
 export PYTHONPATH="$home/course:${PYTHONPATH:-}"
 cd "$home/course"
-exec python3 -m jupyterhub.singleuser "$@"
+exec python3 -m jupyterhub.singleuser \
+  --ServerApp.contents_manager_class=helpers.jupyterlab.contents.CourseContentsManager "$@"
 """
 #: Jupyter finds its server extensions' configuration, JupyterLab's assets and extensions
 #: under these, not under /usr (sys.prefix).
@@ -245,10 +256,26 @@ def _wheels_layer(out: Path, progress: Progress) -> None:
                     f"pip could not install the course image's packages (log: {log}): check "
                     "your network access to PyPI and retry."
                 )
-            for cache in target.rglob("__pycache__"):
-                shutil.rmtree(cache, ignore_errors=True)
-        with progress.stage("writing the image's Python layer"):
-            images.write_layer(out, _tree_entries(target, LIB))
+            # Bytecode now, once: the image's files are not writable by the learner, so
+            # without it every server would compile all of Jupyter at each start (30 servers
+            # starting at once on two cores did not answer within three minutes). Checked by
+            # nothing at run time: the layer's files all have the same time.
+            if sys.version_info[:2] != IMAGE_PYTHON:
+                return _write_wheels_layer(out, target, progress)  # its bytecode would not fit
+            subprocess.run(
+                [sys.executable, "-m", "compileall", "-q", "-j0", "--invalidation-mode",
+                 "unchecked-hash", str(target)],
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                check=False,
+                timeout=1800,
+            )  # fmt: skip
+        _write_wheels_layer(out, target, progress)
+
+
+def _write_wheels_layer(out: Path, target: Path, progress: Progress) -> None:
+    with progress.stage("writing the image's Python layer"):
+        images.write_layer(out, _tree_entries(target, LIB))
 
 
 def ensure_course_image(
@@ -267,7 +294,9 @@ def ensure_course_image(
             return out
         rootfs = ensure_rootfs(layout, "course", VARIANT, PACKAGES, COURSE_HOOKS, progress)
         # The wheels change only with REQUIREMENTS: cached apart from the course's files.
-        wheels_key = hashlib.sha256(json.dumps([REQUIREMENTS, wheel_platforms()]).encode())
+        wheels_key = hashlib.sha256(
+            json.dumps([REQUIREMENTS, wheel_platforms(), WHEELS_RECIPE]).encode()
+        )
         wheels = layout.images / f"course-wheels-{wheels_key.hexdigest()[:12]}.tar"
         if not wheels.is_file():
             _wheels_layer(wheels.with_suffix(".partial"), progress)

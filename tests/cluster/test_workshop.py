@@ -22,6 +22,7 @@ from helpers import busybox_pod, names
 from helpers.course import Course
 from helpers.workshop import Learner, Workshop, admission, policy, signin
 from helpers.workshop.classroom import status_with
+from tests.cluster.in_pod import IN_POD, learners_in_pods
 
 N = int(os.environ.get("WORKSHOP_LEARNERS", "6"))
 NAME = "wst"
@@ -35,7 +36,12 @@ def workshop(course: Course) -> Iterator[tuple[Workshop, list[Learner]]]:
     started = time.monotonic()
     learners = ws.up(N, 3600)
     print(f"\n{N} learners up in {time.monotonic() - started:.1f}s")
+    hub = None
+    if IN_POD:  # each learner's credential: their JupyterLab Pod's token (in_pod.py)
+        hub, learners = learners_in_pods(course, ws, learners, port=8030)
     yield ws, learners
+    if hub is not None:
+        hub.down()
     if ws.existing():
         ws.down()
 

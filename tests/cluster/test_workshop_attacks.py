@@ -27,6 +27,7 @@ from helpers.labs import progress
 from helpers.waiting import gone, poll_until
 from helpers.workshop import Learner, Workshop, admission, policy
 from helpers.workshop.classroom import status_with
+from tests.cluster.in_pod import IN_POD, learners_in_pods
 
 NAME = "wsa"
 LEARNERS = 3
@@ -41,7 +42,12 @@ def ws(course: Course) -> Iterator[tuple[Workshop, list[Learner]]]:
     if workshop.existing():
         workshop.down()
     learners = workshop.up(LEARNERS, 3600)
+    hub = None
+    if IN_POD:  # each learner's credential: their JupyterLab Pod's token (in_pod.py)
+        hub, learners = learners_in_pods(course, workshop, learners, port=8040)
     yield workshop, learners
+    if hub is not None:
+        hub.down()
     if workshop.existing():
         workshop.down(wait=False)
 
