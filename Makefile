@@ -109,9 +109,10 @@ workshop-board: setup ## the live progress board (Ctrl-C stops it; also writes w
 workshop-down: setup ## remove the workshop; proves every handed-out kubeconfig gets 401
 	@$(WORKSHOP_CMD) down
 
-bench: setup ## time fresh starts of the local and kind clusters (and memory); a workshop of 6 and 30; each lab alone (≤ 60 s)
+bench: setup ## time fresh starts of the local and kind clusters (and memory); a workshop of 6 and 30, with and without the hub; each lab alone (≤ 60 s)
 	@$(PY) -m tools.bench_clusters
 	@COURSE_BACKEND=local $(PY) -m tools.bench_workshop --learners 6,30
+	@COURSE_BACKEND=local $(PY) -m tools.bench_hub --learners 6,30
 	@COURSE_BACKEND=local COURSE_LAB_BUDGET=60 $(PY) -m pytest -p no:cacheprovider -q -s tests/labs/test_labs_solved.py
 
 book: setup ## the rendered edition: every notebook and lab with a real run's outputs (build/book/html)
