@@ -12,7 +12,9 @@ notebook, lab and cluster-test module makes its own namespaces):
 - ``workshop``: the course as a classroom on the local cluster: ``WORKSHOP_LEARNERS``
   learners (6) set up by ``helpers.workshop``, and every notebook and lab (with the
   solutions) run as those learners at once, one worker per learner with its own
-  kubeconfig; then ``down``, which proves every learner credential gets 401;
+  kubeconfig; then ``down``, which proves every learner credential gets 401; then the
+  ``hub`` run: the browser classroom in headless Chromium (``tests/cluster/test_hub.py``),
+  and the workshop's isolation and attack suites with each learner's JupyterLab Pod token;
 - ``floor``: the local cluster again, at the oldest Kubernetes the course supports
   (:data:`helpers.cluster.versions.FLOOR`): every notebook, lab and cluster test that is
   not about one backend's machinery;
