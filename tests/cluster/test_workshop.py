@@ -20,6 +20,7 @@ from kubernetes.client.exceptions import ApiException
 
 from helpers import busybox_pod, names
 from helpers.course import Course
+from helpers.waiting import poll_until
 from helpers.workshop import Learner, Workshop, admission, policy, signin
 from helpers.workshop.classroom import status_with
 from tests.cluster.in_pod import IN_POD, learners_in_pods
@@ -228,7 +229,13 @@ def test_an_account_the_learner_made_all_powerful_stays_inside(workshop, course:
     ).status.token
     bot = course.client_for_token(token)
     bot_core, bot_rbac = client.CoreV1Api(bot), client.RbacAuthorizationV1Api(bot)
-    assert status_of(lambda: bot_core.list_namespaced_secret(ns)) == 200, "admin of its namespace"
+    # admin of its namespace, once the authorizer's cache has the new binding (a moment on a
+    # loaded machine: the floor run once saw 403 right after the create)
+    poll_until(
+        lambda: status_of(lambda: bot_core.list_namespaced_secret(ns)) == 200,
+        timeout=30,
+        what="the bot's new RoleBinding to take effect",
+    )
     assert (
         status_of(lambda: bot_core.list_namespaced_secret(names.ns("audit-bad", other.prefix)))
         == 403
