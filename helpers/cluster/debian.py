@@ -58,6 +58,21 @@ def rootfs_dir(layout: config.Layout) -> Path:
     return layout.cache / "rootfs"
 
 
+def run_logged(argv: list[str], log: Path, error: str, timeout: float = 1800) -> None:
+    """Run ``argv`` with its output in ``log``; a ClusterError saying ``error`` if it fails."""
+    with log.open("w") as fh:
+        proc = subprocess.run(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            check=False,
+            timeout=timeout,
+        )
+    if proc.returncode != 0:
+        raise ClusterError(error)
+
+
 def ensure_rootfs(
     layout: config.Layout,
     name: str,
@@ -80,20 +95,12 @@ def ensure_rootfs(
     log = rootfs_dir(layout) / f"mmdebstrap-{name}.log"
     tmp = out.with_name(out.stem + ".partial.tar")
     with progress.stage(f"making the {name} root filesystem (Debian {DEBIAN_SUITE}, mmdebstrap)"):
-        with log.open("w") as fh:
-            proc = subprocess.run(
-                mmdebstrap_command(tmp, variant, packages, hooks),
-                stdin=subprocess.DEVNULL,
-                stdout=fh,
-                stderr=subprocess.STDOUT,
-                check=False,
-                timeout=1800,
-            )
-        if proc.returncode != 0:
-            raise ClusterError(
-                f"mmdebstrap could not make the {name} root filesystem (log: {log}): check your "
-                "network access to Debian's package mirror and retry."
-            )
+        run_logged(
+            mmdebstrap_command(tmp, variant, packages, hooks),
+            log,
+            f"mmdebstrap could not make the {name} root filesystem (log: {log}): check your "
+            "network access to Debian's package mirror and retry.",
+        )
         tmp.replace(out)
     for old in rootfs_dir(layout).glob(f"{name}-*.tar"):  # an earlier recipe's
         if old != out and not old.name.endswith(".partial.tar"):

@@ -30,8 +30,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from ..cluster import build, config, images
-from ..cluster.debian import ensure_rootfs, rootfs_key
-from ..cluster.errors import ClusterError
+from ..cluster.debian import ensure_rootfs, rootfs_key, run_logged
 from ..cluster.images import Entry, HostFile
 from ..cluster.locks import file_lock
 from ..cluster.progress import Progress
@@ -242,20 +241,12 @@ def _wheels_layer(out: Path, progress: Progress) -> None:
             f"installing the course's Python packages for the image ({len(REQUIREMENTS)} "
             "requirements, wheels from PyPI)"
         ):
-            with log.open("w") as fh:
-                proc = subprocess.run(
-                    pip_command(target, REQUIREMENTS),
-                    stdin=subprocess.DEVNULL,
-                    stdout=fh,
-                    stderr=subprocess.STDOUT,
-                    check=False,
-                    timeout=1800,
-                )
-            if proc.returncode != 0:
-                raise ClusterError(
-                    f"pip could not install the course image's packages (log: {log}): check "
-                    "your network access to PyPI and retry."
-                )
+            run_logged(
+                pip_command(target, REQUIREMENTS),
+                log,
+                f"pip could not install the course image's packages (log: {log}): check "
+                "your network access to PyPI and retry.",
+            )
             # Bytecode now, once: the image's files are not writable by the learner, so
             # without it every server would compile all of Jupyter at each start (30 servers
             # starting at once on two cores did not answer within three minutes). Checked by
