@@ -20,7 +20,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from kubernetes import client
+from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
 from selenium import webdriver
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
@@ -286,6 +287,33 @@ def test_the_hub_holds_only_what_spawning_needs(classroom, course: Course) -> No
         )
     )
     assert not authz.create_subject_access_review(review).status.allowed
+    # nor become the hub: no token of its account, no namespace or account of its name
+    workshop_ns = hub.split(":")[2]
+    for verb, resource, namespace, name in (
+        ("create", "serviceaccounts/token", workshop_ns, "hub"),
+        ("create", "serviceaccounts", workshop_ns, ""),
+        ("get", "secrets", workshop_ns, "hub-anchor"),
+    ):
+        group_resource, _, sub = resource.partition("/")
+        review = client.V1SubjectAccessReview(
+            spec=client.V1SubjectAccessReviewSpec(
+                user=learner,
+                groups=["system:serviceaccounts", "system:authenticated"],
+                resource_attributes=client.V1ResourceAttributes(
+                    verb=verb,
+                    resource=group_resource,
+                    subresource=sub or None,
+                    namespace=namespace or None,
+                    name=name or None,
+                ),
+            )
+        )
+        assert not authz.create_subject_access_review(review).status.allowed, (verb, resource)
+    # RBAC cannot limit `create namespaces` by name: the learner rules (admission) must refuse
+    own = config.new_client_from_config(config_file=str(ws.dir / f"{first}.kubeconfig"))
+    with pytest.raises(ApiException) as refused:
+        client.CoreV1Api(own).create_namespace({"metadata": {"name": workshop_ns}})
+    assert refused.value.status == 403, refused.value.body
 
 
 # -- sign-in ------------------------------------------------------------------------------------
