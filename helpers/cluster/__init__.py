@@ -22,6 +22,7 @@ from typing import Protocol
 
 from . import config
 from .errors import ClusterError, ComponentFailed
+from .podnetwork import pod_network
 from .progress import Progress
 from .settings import settings as _settings
 
@@ -35,7 +36,7 @@ __all__ = [
     "get_backend",
     "kubeconfig",
     "load_images",
-    "pods_reachable_from_here",
+    "pod_network",
     "status",
     "up",
 ]
@@ -81,24 +82,24 @@ def choose_backend(env: Mapping[str, str] | None = None) -> tuple[str, str]:
 def load_images(backend: str, archives: dict[str, Path], progress: Progress | None = None) -> None:
     """Put images (tag -> docker-archive) into ``backend``'s running cluster, without a registry.
 
-    The local cluster imports them into its containerd. Elsewhere it cannot be done from
-    here yet: a ClusterError says so.
+    The local cluster imports them into its containerd, kind loads them into its node
+    (``kind load image-archive``). An existing cluster pulls from a registry: a
+    ClusterError says so.
     """
     if backend == "local":
         from .local import LocalCluster
 
         LocalCluster(progress=progress).load_images(archives)
         return
+    if backend == "kind":
+        from .kind import KindBackend
+
+        KindBackend(progress=progress).load_images(archives)
+        return
     raise ClusterError(
-        f"The course cannot put its images into the {backend} backend's cluster yet: use the "
-        "local cluster (COURSE_BACKEND=local)."
+        f"The course cannot put its images into the {backend} backend's cluster: push them to "
+        "a registry its nodes pull from (the README's workshop section says how)."
     )
-
-
-def pods_reachable_from_here(backend: str) -> bool:
-    """Whether this machine reaches ``backend``'s Pod IPs (the local cluster's bridge) and its
-    Pods reach this machine at :data:`config.NODE_IP`."""
-    return backend == "local"
 
 
 def get_backend(name: str, progress: Progress | None = None) -> Backend:

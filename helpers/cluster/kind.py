@@ -31,7 +31,17 @@ from typing import Any
 
 import yaml
 
-from . import auditpolicy, authnconfig, build, components, config, kindimage, pki, toolsimage
+from . import (
+    auditpolicy,
+    authnconfig,
+    build,
+    components,
+    config,
+    kindimage,
+    pki,
+    podnetwork,
+    toolsimage,
+)
 from .errors import ClusterError
 from .kindimage import docker_available
 from .progress import Progress
@@ -676,8 +686,22 @@ class KindBackend:
                 cmd = [str(kind), "load", "image-archive", "--name", CLUSTER_NAME, str(archive)]
                 subprocess.run(cmd, check=True, capture_output=True, timeout=600)
 
+    def load_images(self, archives: dict[str, Path]) -> None:
+        """Load images (tag -> docker-archive) into the running node, each time: a course
+        image keeps its tag while its content changes."""
+        kind = ensure_kind(self.layout, self.progress)
+        for tag, archive in archives.items():
+            with (
+                self.progress.stage(f"loading {tag} into the kind node"),
+                kind_errors("load image-archive"),
+            ):
+                cmd = [str(kind), "load", "image-archive", "--name", CLUSTER_NAME, str(archive)]
+                subprocess.run(cmd, check=True, capture_output=True, timeout=600)
+
     def down(self, quiet: bool = False) -> None:
-        """Delete the kind cluster (its node container) and its kubeconfig."""
+        """Delete the kind cluster (its node container), its kubeconfig and the routes this
+        machine had to its Pods (the browser classroom's)."""
+        podnetwork.forget_routes()
         if not docker_available():
             return
         p = Progress(quiet=True) if quiet else self.progress
