@@ -89,16 +89,19 @@ test-versions: setup ## the course on the local cluster at every supported minor
 LEARNERS ?= 6
 DURATION ?= 4h
 WORKSHOP ?= ws1
-# HUB=1: each learner's JupyterLab runs in a Pod behind JupyterHub (local cluster), at HUB_ADDRESS.
+# HUB=1: each learner's JupyterLab runs in a Pod behind JupyterHub (local or kind cluster), at HUB_ADDRESS.
 HUB ?=
 HUB_ADDRESS ?= 127.0.0.1
+# An existing cluster: HUB_IMAGE= the course image in its registry, HUB_POD_ADDRESS= this machine's address its Pods reach.
+HUB_IMAGE ?=
+HUB_POD_ADDRESS ?=
 WORKSHOP_CMD = $(PY) -m helpers.workshop --name $(WORKSHOP)
 
 workshop-preflight: setup ## can this cluster host LEARNERS learners?
 	@$(WORKSHOP_CMD) preflight --learners $(LEARNERS)
 
 workshop-up: setup ## set up LEARNERS learners for DURATION and write their kubeconfigs (HUB=1: in the browser)
-	@$(WORKSHOP_CMD) up --learners $(LEARNERS) --duration $(DURATION) $(if $(filter 1,$(HUB)),--hub --hub-address $(HUB_ADDRESS),)
+	@$(WORKSHOP_CMD) up --learners $(LEARNERS) --duration $(DURATION) $(if $(filter 1,$(HUB)),--hub --hub-address $(HUB_ADDRESS) $(if $(HUB_IMAGE),--hub-image $(HUB_IMAGE),) $(if $(HUB_POD_ADDRESS),--hub-pod-address $(HUB_POD_ADDRESS),),)
 
 workshop-status: setup ## one line per learner: token, namespaces, Pods
 	@$(WORKSHOP_CMD) status

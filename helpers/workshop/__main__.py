@@ -54,6 +54,18 @@ def _parser() -> argparse.ArgumentParser:
         default="127.0.0.1",
         help="where the hub listens (default loopback; the classroom LAN's address to share it)",
     )
+    up.add_argument(
+        "--hub-image",
+        default="",
+        help="an existing cluster: the course image in a registry its nodes pull from "
+        "(`python -m helpers.workshop image` writes it)",
+    )
+    up.add_argument(
+        "--hub-pod-address",
+        default="",
+        help="an existing cluster: this machine's address the learners' Pods reach",
+    )
+    sub.add_parser("image", help="write the browser classroom's course image; how to push it")
     sub.add_parser("status", help="one line per learner")
     reset = sub.add_parser("reset", help="empty a learner's namespaces and hand out a new token")
     reset.add_argument("learner", help="the learner's prefix, e.g. ws1-07")
@@ -92,14 +104,25 @@ def _run(args: argparse.Namespace) -> int:
     from .classroom import Workshop
     from .hub import Hub, HubSettings
 
+    if args.command == "image":
+        return _image()
     if args.command == "preflight" and args.learner_kubeconfig:
         return preflight.print_lines(preflight.learner(args.learner_kubeconfig))
     admin = connect(start=args.command in ("up", "preflight"))
     ws = Workshop(admin, args.name, server=args.server)
     if args.command == "preflight":
         return preflight.print_lines(preflight.instructor(admin, args.learners))
-    hub = Hub(ws, HubSettings(address=getattr(args, "hub_address", "127.0.0.1")))
+    hub = Hub(
+        ws,
+        HubSettings(
+            address=getattr(args, "hub_address", "127.0.0.1"),
+            image=getattr(args, "hub_image", ""),
+            pod_address=getattr(args, "hub_pod_address", ""),
+        ),
+    )
     if args.command == "up":
+        if args.hub:
+            hub.reach_pods()  # before any learner exists: one sentence if the hub cannot
         learners = ws.up(args.learners, args.duration)
         if args.hub:
             links = hub.up([learner.prefix for learner in learners], args.duration)
@@ -168,6 +191,23 @@ def _run(args: argparse.Namespace) -> int:
         hub.down()
         proof = ws.down()
         print(proof.to_string(index=False) if not proof.empty else f"no workshop {ws.name} here")
+    return 0
+
+
+def _image() -> int:
+    """Build (or take from the cache) the course image and say how to push it."""
+    from ..cluster import config
+    from ..cluster.progress import Progress
+    from .hubimage import COURSE_IMAGE, ensure_course_image
+
+    archive = ensure_course_image(config.Layout(), Progress())
+    print(f"the course image {COURSE_IMAGE}, as a docker-archive: {archive}")
+    print("push it to a registry the cluster's nodes pull from, for example:")
+    print(f"  skopeo copy docker-archive:{archive} docker://REGISTRY/sa-course/jupyterlab:1")
+    print(
+        "then: make workshop-up … HUB=1 HUB_IMAGE=REGISTRY/sa-course/jupyterlab:1 "
+        "HUB_POD_ADDRESS=<this machine's address on the Pods' network>"
+    )
     return 0
 
 

@@ -4,7 +4,8 @@
 :meth:`Hub.up` after the workshop's learners exist:
 
 1. the course image (:mod:`.hubimage`) is built, or taken from the cache, and put into the
-   cluster (imported into the local cluster's containerd; no registry);
+   cluster (imported into the local cluster's containerd, or loaded into kind's node; no
+   registry);
 2. the hub's own identity — the ServiceAccount ``hub`` in the workshop's namespace — gets
    what spawning needs and nothing else, in the learners' home namespaces only
    (:func:`rbac`): Pods (create, delete, get, list, watch) and Events (read) there, and
@@ -12,7 +13,9 @@
 3. JupyterHub starts as a process of this machine with the standard proxy
    (configurable-http-proxy, from npm, cached), configured by :mod:`.hubapp`; it listens
    on loopback (``--hub-address`` picks another address for a classroom's LAN), and its
-   internal API on the cluster's bridge, where the learners' Pods reach it;
+   internal API on this machine's address towards the Pods (the local cluster's bridge,
+   or kind's Docker network, whose Pods this machine routes to:
+   :mod:`helpers.cluster.podnetwork`);
 4. each learner gets a sign-in link in a file of their own (0600; it holds their code).
 
 The hub's kubeconfig holds a token bound to a Secret of the workshop's namespace and
@@ -42,6 +45,7 @@ from .. import cluster
 from ..accounts import create_token
 from ..cluster import config as cluster_config
 from ..cluster.errors import ClusterError
+from ..cluster.podnetwork import PodNetwork
 from ..cluster.progress import Progress
 from ..cluster.waiting import poll_until
 from . import kubeconfigs, policy, roster
@@ -144,6 +148,11 @@ class HubSettings:
     cpu_limit: float = 1.0
     cpu_guarantee: float = 0.02
     start_timeout: int = 600  # 30 servers starting at once on two cores need about 190 s
+    #: An existing cluster: the course image as its nodes pull it (``image`` pushes it to a
+    #: registry), and this machine's address the Pods reach. Empty: the course builds the
+    #: image and puts it into the local or kind cluster, which know the address.
+    image: str = ""
+    pod_address: str = ""
 
     @property
     def url(self) -> str:
@@ -179,23 +188,26 @@ class Hub:
     def up(self, prefixes: list[str], duration_seconds: int) -> dict[str, Path]:
         """Image, identity, process; a sign-in link file per learner (prefix -> file)."""
         backend = self.ws.admin.backend
-        if not cluster.pods_reachable_from_here(backend):
-            raise ClusterError(
-                "The browser classroom's hub runs on this machine and must reach the learners' "
-                f"Pods, which it cannot on the {backend} backend's cluster yet: use the local "
-                "cluster (COURSE_BACKEND=local)."
-            )
+        with self.progress.stage(f"this machine and the {backend} cluster's Pods"):
+            net = self.reach_pods()
         self.state.mkdir(parents=True, exist_ok=True, mode=0o700)
-        archive = ensure_course_image(cluster_config.Layout(), self.progress)
-        cluster.load_images(backend, {COURSE_IMAGE: archive}, self.progress)
+        if not self.settings.image:
+            archive = ensure_course_image(cluster_config.Layout(), self.progress)
+            cluster.load_images(backend, {COURSE_IMAGE: archive}, self.progress)
         proxy = ensure_proxy(self.progress)
         with self.progress.stage(f"workshop {self.ws.name}: the hub's identity and rights"):
             kubeconfig = self._identity(sorted(self.ws.roster().learners), duration_seconds)
         self.stop()
-        self._write_settings(kubeconfig, proxy)
+        self._write_settings(kubeconfig, proxy, net.host_address)
         with self.progress.stage(f"starting JupyterHub on {self.settings.url}"):
             self._start()
         return self.hand_out(prefixes, duration_seconds)
+
+    def reach_pods(self) -> PodNetwork:
+        """The hub's proxy opens the learners' Pods by IP, and their servers call the hub."""
+        return cluster.pod_network(
+            self.ws.admin.backend, self.ws.admin.core, self.settings.pod_address
+        )
 
     def _identity(self, learners: list[str], duration_seconds: int) -> Path:
         ns = roster.namespace(self.ws.name)
@@ -235,7 +247,8 @@ class Hub:
         )
         return kubeconfigs.write(self.state / "hub.kubeconfig", doc)
 
-    def _write_settings(self, kubeconfig: Path, proxy: Path) -> None:
+    def _write_settings(self, kubeconfig: Path, proxy: Path, hub_ip: str) -> None:
+        """``hub_ip``: where the learners' Pods reach the hub's own API (this machine)."""
         s = self.settings
         token_file = self.state / "instructor.token"
         if not token_file.is_file():
@@ -243,7 +256,7 @@ class Hub:
         doc = {
             "ip": s.address,
             "port": s.port,
-            "hub_ip": cluster_config.NODE_IP,
+            "hub_ip": hub_ip,
             "hub_port": s.hub_port,
             "proxy_api_port": s.proxy_api_port,
             "proxy": str(proxy),
@@ -252,7 +265,8 @@ class Hub:
             "learners": sorted(self.ws.roster().learners),
             "workshop": self.ws.name,
             "instructor_token": token_file.read_text().strip(),
-            "pull_policy": "Never",
+            "image": s.image or COURSE_IMAGE,
+            "pull_policy": "IfNotPresent" if s.image else "Never",
             "mem_limit": s.mem_limit,
             "mem_guarantee": s.mem_guarantee,
             "cpu_limit": s.cpu_limit,
@@ -305,8 +319,9 @@ class Hub:
         """
         learners = sorted(self.ws.roster().learners)
         kubeconfig = self._identity(learners, duration_seconds)
+        net = self.reach_pods()
         self.stop()
-        self._write_settings(kubeconfig, ensure_proxy(self.progress))
+        self._write_settings(kubeconfig, ensure_proxy(self.progress), net.host_address)
         with self.progress.stage(f"restarting JupyterHub on {self.settings.url}"):
             self._start()
         return self.hand_out(learners, duration_seconds)

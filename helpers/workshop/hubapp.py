@@ -23,7 +23,7 @@ from kubespawner import KubeSpawner
 from tornado import web
 from traitlets import Unicode, default
 
-from .hubimage import COURSE_IMAGE, HOME
+from .hubimage import HOME
 from .policy import HOME as HOME_SUFFIX
 from .policy import LEARNER
 from .signin import Refused, SignIn
@@ -129,7 +129,7 @@ def configure(c: Any, settings_file: str) -> None:
     c.Spawner.default_url = "/lab"
     c.Spawner.start_timeout = s["start_timeout"]
     c.Spawner.http_timeout = s["start_timeout"]
-    c.KubeSpawner.image = COURSE_IMAGE
+    c.KubeSpawner.image = s["image"]
     c.KubeSpawner.image_pull_policy = s["pull_policy"]
     c.KubeSpawner.cmd = ["start-course"]
     c.KubeSpawner.service_account = LEARNER
