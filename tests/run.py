@@ -19,7 +19,9 @@ notebook, lab and cluster-test module makes its own namespaces):
   (:data:`helpers.cluster.versions.FLOOR`): every notebook, lab and cluster test that is
   not about one backend's machinery;
 - ``kind``: a kind cluster at the newest Kubernetes, every test but those that judge
-  only the API server's answers (marker ``api_only``, proven on local at both ends). Where
+  only the API server's answers (marker ``api_only``, proven on local at both ends); then
+  ``hub (kind)``, the browser classroom's tests beside kind (this machine routes to the
+  node's Pods: :mod:`helpers.cluster.podnetwork`). Where
   no Docker engine answers but this is a Debian machine we may set up (root, apt-get),
   ``.ci/docker-host/ensure`` installs and starts one first — the test-only accommodation
   of our CI machines, never part of ``make lab``.
@@ -374,25 +376,56 @@ def workshop_run(run: Run) -> bool:
     return run.record("workshop", "passed" if ok else "FAILED", started, why, path)
 
 
-def hub_run(run: Run) -> bool:
-    """The browser classroom: JupyterHub, two learners in headless Chromium (local cluster)."""
+def hub_run(
+    run: Run,
+    backend: str = "local",
+    in_pod: bool = True,
+    only: str = "",
+    env: dict[str, str] | None = None,
+) -> bool:
+    """The browser classroom: JupyterHub, two learners in headless Chromium, on ``backend``
+    (``only``: a ``-k`` expression; ``env``: more of the environment); with ``in_pod``, then
+    the isolation matrix and the attacks with the learners' Pod tokens."""
     started = time.monotonic()
-    say("hub: the browser classroom, two learners in Chromium (JupyterHub, KubeSpawner)")
-    log, path = open_log(run, "hub")
+    name = "hub" if backend == "local" else f"hub ({backend})"
+    say(f"{name}: the browser classroom, two learners in Chromium (JupyterHub, KubeSpawner)")
+    log, path = open_log(run, name.replace(" (", "-").rstrip(")"))
+    rc2 = 0
     with log:
-        rc = call([str(BROWSER), "driver"], env_for("local"), log)
+        rc = call([str(BROWSER), "driver"], env_for(backend), log)
         if rc == 0:
-            shots = {"HUB_SCREENSHOTS": str(run.logs / "hub-screenshots")}
-            args = with_marker("browser", run.pytest_args)
-            rc = pytest(["tests/cluster/test_hub.py"], env_for("local", **shots), args, log)
-        # the isolation matrix and the attacks, with the credential a browser-classroom
-        # learner has: their JupyterLab Pod's token (tests/cluster/in_pod.py)
-        in_pod = env_for("local", WORKSHOP_IN_POD="1")
-        args = with_marker(selection("local"), run.pytest_args)
-        rc2 = pytest(IN_POD_SUITES, in_pod, args, log)
+            shots = {"HUB_SCREENSHOTS": str(run.logs / f"{name}-screenshots".replace(" ", ""))}
+            args = with_marker("browser", run.pytest_args) + (["-k", only] if only else [])
+            more = {**(env or {}), **shots}
+            rc = pytest(["tests/cluster/test_hub.py"], env_for(backend, **more), args, log)
+        if in_pod:
+            # the isolation matrix and the attacks, with the credential a browser-classroom
+            # learner has: their JupyterLab Pod's token (tests/cluster/in_pod.py)
+            env = env_for(backend, WORKSHOP_IN_POD="1")
+            rc2 = pytest(IN_POD_SUITES, env, with_marker(selection(backend), run.pytest_args), log)
     ok = rc == 0 and rc2 == 0
-    why = f"browser exit {rc}, in-Pod isolation exit {rc2}"
-    return run.record("hub", "passed" if ok else "FAILED", started, why, path)
+    why = f"browser exit {rc}" + (f", in-Pod isolation exit {rc2}" if in_pod else "")
+    return run.record(name, "passed" if ok else "FAILED", started, why, path)
+
+
+def existing_hub_run(run: Run) -> bool:
+    """The hub beside an existing cluster: the local cluster through the kubeconfig backend
+    (its admin's kubeconfig), with the image named (``HUB_IMAGE``; the hub run put it on the
+    node, where a registry would serve it) and this machine's address on the Pods' network
+    (``HUB_POD_ADDRESS``) given as an instructor gives them. Sign-in, notebook 01 and the
+    attacks past the proxy; the other tests are the hub run's."""
+    from helpers.cluster import config as cluster_config
+    from helpers.cluster import current
+    from helpers.workshop.hubimage import COURSE_IMAGE
+
+    recorded = current("local")
+    env = {
+        "COURSE_KUBECONFIG": recorded["kubeconfig"] if recorded else "",
+        "HUB_IMAGE": COURSE_IMAGE,
+        "HUB_POD_ADDRESS": cluster_config.NODE_IP,
+    }
+    only = "holds_only or two_learners or cannot_use"
+    return hub_run(run, "kubeconfig", in_pod=False, only=only, env=env)
 
 
 def _lab_of(question: str) -> type:
@@ -456,6 +489,7 @@ def local_chain(run: Run, wanted: list[str]) -> None:
             if "workshop" in newest:
                 ok &= workshop_run(run)
                 ok &= hub_run(run)
+                ok &= existing_hub_run(run)
             if "local" in newest:
                 ok &= lifecycle_run(run, "local", env)
             return ok
@@ -486,7 +520,15 @@ def kind_chain(run: Run, wanted: list[str]) -> None:
         return
     env = env_for("kind")
     env.pop(versions.ENV, None)
-    with_cluster(run, "kind", env, lambda: run_on(run, "kind", "kind", env))
+
+    def on_kind() -> bool:
+        ok = run_on(run, "kind", "kind", env, lifecycle=False)
+        # the hub beside kind: its routes to the node's Pods (the local run proves the rest);
+        # then kind's life cycle, which deletes and recreates the cluster
+        ok &= hub_run(run, "kind", in_pod=False)
+        return lifecycle_run(run, "kind", env) and ok
+
+    with_cluster(run, "kind", env, on_kind)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -518,7 +560,8 @@ def main(argv: list[str] | None = None) -> int:
             say(f"{o.name} FAILED: the last {min(len(lines), 250)} lines of {o.log}")
             print("\n".join(lines[-250:]), flush=True)
     say(f"summary ({(time.monotonic() - run.t0) / 60:.1f} min in all)")
-    order = {n: i for i, n in enumerate(("no cluster", *ALL_RUNS))}
+    later = ("hub", "hub (kubeconfig)", "hub (kind)", "local life cycle", "kind life cycle")
+    order = {n: i for i, n in enumerate(("no cluster", *ALL_RUNS, *later))}
     for o in sorted(run.outcomes, key=lambda o: order.get(o.name, 99)):
         print(f"  {o.name:<12} {o.status:<8} {o.seconds / 60:5.1f} min  {o.why}")
     failed = [o for o in run.outcomes if o.status == "FAILED"]

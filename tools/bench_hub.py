@@ -12,6 +12,7 @@ the workshop goes down.
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Sequence
@@ -21,6 +22,7 @@ from statistics import median
 from urllib.parse import parse_qs, urlsplit
 
 import requests
+from kubernetes.client.exceptions import ApiException
 
 from helpers.cluster.errors import ClusterError
 from helpers.cluster.progress import Progress
@@ -57,13 +59,28 @@ def sign_in_and_wait(link: str, prefix: str, timeout: float = READY_TIMEOUT) -> 
 
 def pod_memory_mib(course: Course, namespaces: set[str]) -> dict[str, float]:
     """Working-set memory of each Pod in ``namespaces`` (namespace/name -> MiB), as the kubelet
-    counts it: the Pod's cgroup on this machine (the local cluster), less inactive file pages."""
+    counts it: its summary API (``nodes/<node>/proxy/stats/summary``), read through the API
+    server; the Pod's cgroup on this machine where the API server may not proxy to the node
+    (it reaches the local cluster's kubelet as localhost, which it never proxies to)."""
     out: dict[str, float] = {}
+    for node in course.core.list_node(_request_timeout=30).items:
+        try:
+            summary = json.loads(
+                course.core.connect_get_node_proxy_with_path(
+                    node.metadata.name, "stats/summary", _request_timeout=30, _preload_content=False
+                ).data
+            )
+        except ApiException:  # the local node is reached by name, localhost: never proxied
+            continue
+        for pod in summary.get("pods", []):
+            ref, working = pod["podRef"], pod.get("memory", {}).get("workingSetBytes")
+            if ref["namespace"] in namespaces and working:
+                out[f"{ref['namespace']}/{ref['name']}"] = working / 2**20
     for ns in namespaces:
         for pod in course.core.list_namespaced_pod(ns, _request_timeout=30).items:
-            mib = _cgroup_working_set_mib(pod.metadata.uid)
-            if mib is not None:
-                out[f"{ns}/{pod.metadata.name}"] = mib
+            key = f"{ns}/{pod.metadata.name}"
+            if key not in out and (mib := _cgroup_working_set_mib(pod.metadata.uid)) is not None:
+                out[key] = mib
     return out
 
 

@@ -21,17 +21,36 @@ from helpers.workshop.hub import Hub, HubSettings
 from helpers.workshop.policy import HOME
 from tools.bench_hub import sign_in_and_wait
 
-__all__ = ["IN_POD", "learners_in_pods"]
+__all__ = ["IN_POD", "hub_settings", "learners_in_pods"]
 
 IN_POD = os.environ.get("WORKSHOP_IN_POD") == "1"
 TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token"
+#: The hub tests' ports per backend: the local and the kind run may overlap in time.
+PORT_OFFSET = {"local": 0, "kind": 100, "kubeconfig": 200}
+
+
+def hub_settings(course: Course, port: int) -> HubSettings:
+    """A test hub on ``port`` (+ the backend's offset), its proxy's API and its own API next.
+
+    On an existing cluster (the kubeconfig backend) the image and this machine's address on
+    the Pods' network come from ``HUB_IMAGE`` and ``HUB_POD_ADDRESS``, as for ``make``.
+    """
+    port += PORT_OFFSET[course.backend]
+    existing = course.backend == "kubeconfig"
+    return HubSettings(
+        port=port,
+        proxy_api_port=port + 1,
+        hub_port=port + 81,
+        image=os.environ.get("HUB_IMAGE", "") if existing else "",
+        pod_address=os.environ.get("HUB_POD_ADDRESS", "") if existing else "",
+    )
 
 
 def learners_in_pods(
     course: Course, ws: Workshop, learners: list[Learner], port: int
 ) -> tuple[Hub, list[Learner]]:
     """Start the hub, sign everyone in, and return learners whose kubeconfig is their Pod's."""
-    hub = Hub(ws, HubSettings(port=port, proxy_api_port=port + 1, hub_port=port + 81))
+    hub = Hub(ws, hub_settings(course, port))
     links = hub.up([lr.prefix for lr in learners], 3600)
     for prefix, link in links.items():
         sign_in_and_wait(link.read_text().strip(), prefix)

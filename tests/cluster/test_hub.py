@@ -4,8 +4,9 @@ The instructor's ``up --hub`` is run once for the module (two learners); then ea
 does what a person would, in a real browser (Debian's ``chromium`` and ``chromedriver``,
 driven by Selenium): sign in with the link, open notebook 01 and run every cell, solve a
 lab question and read *Correct*, try another learner's server, be cut off. The hub's own
-identity is proven with SubjectAccessReviews. Only on the local cluster (where the hub
-runs); ``tests/run.py`` runs this module in the local run.
+identity is proven with SubjectAccessReviews. ``tests/run.py`` runs this module beside the
+local cluster, beside kind, and beside the local cluster treated as an existing one (the
+kubeconfig backend, with ``HUB_IMAGE`` and ``HUB_POD_ADDRESS``).
 """
 
 from __future__ import annotations
@@ -32,9 +33,11 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from helpers import names
 from helpers.course import Course
+from helpers.pods import exec_in_pod
 from helpers.workshop import Workshop, board, policy
-from helpers.workshop.hub import Hub, HubSettings, hub_username
+from helpers.workshop.hub import Hub, hub_username
 from helpers.workshop.signin import NOT_VALID, USED
+from tests.cluster.in_pod import PORT_OFFSET, hub_settings
 from tools.bench_hub import pod_memory_mib
 
 pytestmark = pytest.mark.browser
@@ -48,10 +51,10 @@ START_SECONDS = 180
 
 @pytest.fixture(scope="module")
 def classroom(course: Course) -> Iterator[tuple[Workshop, Hub, dict[str, Path]]]:
-    if course.backend != "local":
-        pytest.skip("the hub runs beside the local cluster only")  # run.py runs it there
+    if course.backend not in PORT_OFFSET:
+        pytest.skip(f"no hub beside the {course.backend} backend")
     ws = Workshop(course, NAME)
-    hub = Hub(ws, HubSettings(port=8010, proxy_api_port=8011, hub_port=8091))
+    hub = Hub(ws, hub_settings(course, 8010))
     hub.down()
     if ws.existing():
         ws.down()
@@ -400,6 +403,76 @@ def test_a_learner_cannot_open_another_learners_server(classroom, browsers) -> N
     time.sleep(2)
     assert not driver.find_elements(By.CSS_SELECTOR, ".jp-DirListing-content")
     assert "403" in driver.page_source or "Forbidden" in driver.page_source
+
+
+#: Run in learner A's JupyterLab Pod (as its terminal would): ask B's server and the hub with
+#: no token and with A's own hub token; redirects are not followed (a 302 is a refusal).
+PROBE = r"""
+import json, os, socket, sys, urllib.error, urllib.request
+
+class Stay(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args):
+        return None
+
+open_url = urllib.request.build_opener(Stay).open
+mine = {"Authorization": "token " + os.environ["JUPYTERHUB_API_TOKEN"]}
+hub = os.environ["JUPYTERHUB_API_URL"]
+asks = {}
+for url, method in json.loads(sys.argv[1]):
+    for who, headers in (("no token", {}), ("own token", mine)):
+        req = urllib.request.Request(url.replace("HUB", hub), headers=headers, method=method)
+        try:
+            with open_url(req, timeout=10) as r:
+                asks[f"{method} {url} {who}"] = r.status
+        except urllib.error.HTTPError as e:
+            asks[f"{method} {url} {who}"] = e.code
+host, port = sys.argv[2].split(":")
+try:
+    socket.create_connection((host, int(port)), timeout=5).close()
+    asks["proxy API"] = "open"
+except OSError:
+    asks["proxy API"] = "refused"
+print(json.dumps(asks))
+"""
+
+
+def test_a_learners_pod_cannot_use_another_learners_server(classroom, course: Course) -> None:
+    """Past the proxy: A's Pod asks B's server at its Pod IP, and the hub's API, directly."""
+    _, hub, links = classroom
+    first, second = sorted(links)
+
+    def running_pod(prefix: str):
+        pods = course.core.list_namespaced_pod(f"{prefix}-{policy.HOME}", _request_timeout=30)
+        return next(p for p in pods.items if p.status.phase == "Running")
+
+    a, b = running_pod(first), running_pod(second)
+    server = f"http://{b.status.pod_ip}:8888/user/{second}"
+    own = f"http://{a.status.pod_ip}:8888/user/{first}"
+    asks = [
+        (f"{own}/api/contents", "GET"),
+        (f"{server}/api/contents", "GET"),
+        (f"{server}/lab", "GET"),
+        (f"{server}/api/kernels", "POST"),
+        (f"HUB/users/{second}", "GET"),
+        (f"HUB/users/{second}/server", "DELETE"),
+        (f"HUB/users/{second}/tokens", "POST"),
+    ]
+    settings = json.loads(hub.settings_file.read_text())
+    proxy_api = f"{settings['hub_ip']}:{settings['proxy_api_port']}"
+    out = exec_in_pod(
+        course.core,
+        a.metadata.namespace,
+        a.metadata.name,
+        ["python3", "-c", PROBE, json.dumps(asks), proxy_api],
+    )
+    answers = json.loads(out.stdout)
+    print("learner A's Pod, asking for B's server:", answers)
+    # the probe works: A's own server, with A's own token, answers
+    assert answers.pop(f"GET {own}/api/contents own token") == 200, answers
+    assert answers.pop(f"GET {own}/api/contents no token") == 403, answers
+    assert answers.pop("proxy API") == "refused"
+    assert len(answers) == 2 * (len(asks) - 1)
+    assert all(code in (302, 401, 403, 404) for code in answers.values()), answers
 
 
 def test_extend_renews_the_hub_and_keeps_the_servers(classroom, browsers) -> None:

@@ -60,8 +60,14 @@ def test_the_course_images_are_in_the_node(backend: KindBackend) -> None:
 
 
 def test_down_removes_the_node_and_up_makes_a_working_one(backend: KindBackend) -> None:
+    from helpers.cluster import podnetwork
+
+    routes = podnetwork.recorded_routes()  # the browser classroom's, if its run came first
     backend.down()
     assert _node_containers() == []
+    assert podnetwork.recorded_routes() == []
+    table = subprocess.run(["ip", "route"], capture_output=True, text=True, timeout=10).stdout
+    assert not [r for r in routes if f"{r[0]} via {r[1]}" in table], table
     assert backend.status()["exists"] is False
     backend.up()  # the next session finds a working cluster again
     course = connect(start=False)
