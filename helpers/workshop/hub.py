@@ -438,6 +438,13 @@ def _write_secret(path: Path, text: str) -> Path:
 
 
 def _alive(pid: int) -> bool:
+    """Whether process ``pid`` runs; a child of ours that has ended is reaped (a zombie
+    still answers ``kill(pid, 0)``: the instructor's process that started the hub, or a test,
+    would wait for it in vain)."""
+    with contextlib.suppress(ChildProcessError):
+        ended, _ = os.waitpid(pid, os.WNOHANG)
+        if ended == pid:
+            return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
