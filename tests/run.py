@@ -14,14 +14,15 @@ notebook, lab and cluster-test module makes its own namespaces):
   solutions) run as those learners at once, one worker per learner with its own
   kubeconfig; then ``down``, which proves every learner credential gets 401; then the
   ``hub`` run: the browser classroom in headless Chromium (``tests/cluster/test_hub.py``),
-  and the workshop's isolation and attack suites with each learner's JupyterLab Pod token;
+  and ``hub (kubeconfig)``, the same beside the local cluster as an existing one;
 - ``floor``: the local cluster again, at the oldest Kubernetes the course supports
   (:data:`helpers.cluster.versions.FLOOR`): every notebook, lab and cluster test that is
   not about one backend's machinery;
 - ``kind``: a kind cluster at the newest Kubernetes, every test but those that judge
   only the API server's answers (marker ``api_only``, proven on local at both ends); then
   ``hub (kind)``, the browser classroom's tests beside kind (this machine routes to the
-  node's Pods: :mod:`helpers.cluster.podnetwork`). Where
+  node's Pods: :mod:`helpers.cluster.podnetwork`), then the workshop's isolation and
+  attack suites with each learner's JupyterLab Pod token. Where
   no Docker engine answers but this is a Debian machine we may set up (root, apt-get),
   ``.ci/docker-host/ensure`` installs and starts one first — the test-only accommodation
   of our CI machines, never part of ``make lab``.
@@ -85,7 +86,7 @@ WORKERS = int(os.environ.get("COURSE_TEST_WORKERS", "4"))
 FLOOR_WORKERS = int(os.environ.get("COURSE_TEST_FLOOR_WORKERS", "6"))
 DOCKER_HOST = ROOT / ".ci" / "docker-host" / "ensure"
 BROWSER = ROOT / ".ci" / "browser" / "ensure"
-#: Re-run in the hub run with each learner's JupyterLab Pod's token.
+#: Re-run with each learner's JupyterLab Pod's token: in the hub (kind) run, else the hub run.
 IN_POD_SUITES = ["tests/cluster/test_workshop.py", "tests/cluster/test_workshop_attacks.py"]
 FLOOR = ".".join(map(str, versions.FLOOR))
 #: The local run's notebooks and labs as it executed them: the rendered edition's source.
@@ -108,6 +109,9 @@ class Run:
     logs: Path
     outcomes: list[Outcome] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    #: Why kind does not run here ('' : it runs), decided before the chains start, so the
+    #: local chain knows whether the in-Pod suites run beside kind or must run on local.
+    kind_why: str = "not asked for"
     t0: float = field(default_factory=time.monotonic)
 
     def record(
@@ -401,8 +405,9 @@ def hub_run(
         if in_pod:
             # the isolation matrix and the attacks, with the credential a browser-classroom
             # learner has: their JupyterLab Pod's token (tests/cluster/in_pod.py)
-            env = env_for(backend, WORKSHOP_IN_POD="1")
-            rc2 = pytest(IN_POD_SUITES, env, with_marker(selection(backend), run.pytest_args), log)
+            in_pods = env_for(backend, WORKSHOP_IN_POD="1")
+            args = with_marker(selection(backend), run.pytest_args)
+            rc2 = pytest(IN_POD_SUITES, in_pods, args, log)
     ok = rc == 0 and rc2 == 0
     why = f"browser exit {rc}" + (f", in-Pod isolation exit {rc2}" if in_pod else "")
     return run.record(name, "passed" if ok else "FAILED", started, why, path)
@@ -488,7 +493,8 @@ def local_chain(run: Run, wanted: list[str]) -> None:
                 ok &= kubeconfig_run(run)
             if "workshop" in newest:
                 ok &= workshop_run(run)
-                ok &= hub_run(run)
+                # the in-Pod suites run beside kind where it runs (that chain is shorter)
+                ok &= hub_run(run, in_pod=bool(run.kind_why))
                 ok &= existing_hub_run(run)
             if "local" in newest:
                 ok &= lifecycle_run(run, "local", env)
@@ -506,26 +512,34 @@ def local_chain(run: Run, wanted: list[str]) -> None:
         )
 
 
-def kind_chain(run: Run, wanted: list[str]) -> None:
+def decide_kind(run: Run, wanted: list[str]) -> None:
+    """Whether kind runs here (:attr:`Run.kind_why`); a Docker host that cannot be prepared
+    is a failure of the kind run."""
     if "kind" not in wanted:
         return
     started = time.monotonic()
     try:
-        kind_why = why_not_kind()
+        run.kind_why = why_not_kind()
     except RuntimeError as exc:
+        run.kind_why = f"FAILED: {exc}"
         run.record("kind", "FAILED", started, str(exc))
         return
-    if kind_why:
-        run.record("kind", "not run", started, kind_why)
+    if run.kind_why:
+        run.record("kind", "not run", started, run.kind_why)
+
+
+def kind_chain(run: Run, wanted: list[str]) -> None:
+    if run.kind_why:
         return
     env = env_for("kind")
     env.pop(versions.ENV, None)
 
     def on_kind() -> bool:
         ok = run_on(run, "kind", "kind", env, lifecycle=False)
-        # the hub beside kind: its routes to the node's Pods (the local run proves the rest);
-        # then kind's life cycle, which deletes and recreates the cluster
-        ok &= hub_run(run, "kind", in_pod=False)
+        # the hub beside kind: its routes to the node's Pods, and the isolation and attack
+        # suites with the learners' Pod tokens (here, where the chain has time to spare:
+        # the local chain is the longer one); then kind's life cycle, which recreates it
+        ok &= hub_run(run, "kind")
         return lifecycle_run(run, "kind", env) and ok
 
     with_cluster(run, "kind", env, on_kind)
@@ -552,6 +566,7 @@ def main(argv: list[str] | None = None) -> int:
         rc = pytest(OFFLINE, dict(os.environ), pytest_args, None)
         run.record("no cluster", "passed" if rc == 0 else "FAILED", started, f"pytest exit {rc}")
 
+    decide_kind(run, runs)
     side_by_side([lambda c=c: c(run, runs) or True for c in (local_chain, kind_chain)])
 
     for o in run.outcomes:
