@@ -679,24 +679,20 @@ class KindBackend:
     def load_image_archives(self, kind: Path, archives: Iterable[Path]) -> None:
         """``kind load image-archive`` each archive the node does not hold yet."""
         for archive in missing_archives(archives, node_images()):
-            with (
-                self.progress.stage(f"loading {', '.join(archive_tags(archive))} into the node"),
-                kind_errors("load image-archive"),
-            ):
-                cmd = [str(kind), "load", "image-archive", "--name", CLUSTER_NAME, str(archive)]
-                subprocess.run(cmd, check=True, capture_output=True, timeout=600)
+            self._load(kind, archive, ", ".join(archive_tags(archive)))
 
     def load_images(self, archives: dict[str, Path]) -> None:
         """Load images (tag -> docker-archive) into the running node, each time: a course
         image keeps its tag while its content changes."""
         kind = ensure_kind(self.layout, self.progress)
         for tag, archive in archives.items():
-            with (
-                self.progress.stage(f"loading {tag} into the kind node"),
-                kind_errors("load image-archive"),
-            ):
-                cmd = [str(kind), "load", "image-archive", "--name", CLUSTER_NAME, str(archive)]
-                subprocess.run(cmd, check=True, capture_output=True, timeout=600)
+            self._load(kind, archive, tag)
+
+    def _load(self, kind: Path, archive: Path, what: str) -> None:
+        stage = self.progress.stage(f"loading {what} into the node")
+        with stage, kind_errors("load image-archive"):
+            cmd = [str(kind), "load", "image-archive", "--name", CLUSTER_NAME, str(archive)]
+            subprocess.run(cmd, check=True, capture_output=True, timeout=600)
 
     def down(self, quiet: bool = False) -> None:
         """Delete the kind cluster (its node container), its kubeconfig and the routes this

@@ -22,6 +22,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
+import platform
 import socket
 import subprocess
 from dataclasses import dataclass
@@ -84,6 +85,12 @@ def pod_network(backend: str, core: Any, host_address: str = "") -> PodNetwork:
         net = PodNetwork(host_address)
         check_reachable(core, net)
         return net
+    if platform.system() != "Linux":
+        raise ClusterError(
+            "kind's Pods live inside Docker Desktop's virtual machine, which this machine "
+            "cannot route into: run the browser classroom on a Linux machine's kind or local "
+            "cluster."
+        )
     routes = routes_of(core.list_node(_request_timeout=30).items)
     if not routes:
         raise ClusterError(
