@@ -2,12 +2,12 @@
 
     python -m tools.bench_hub [--learners 6,30]
 
-On the local cluster (as its admin): for each N, sets up a workshop of N learners with its
-hub (``up --hub``), then signs every learner in at once over HTTP, as a browser does (the
-sign-in form, the spawn, the single-user server's OAuth), and times each learner from
-pressing *Sign in* to JupyterLab's page. Memory is what the kubelet reports for the
-learners' Pods (working set, from its stats summary) and the hub's own processes. Then
-the workshop goes down.
+On the course cluster ``COURSE_BACKEND`` names (local or kind, as its admin): for each N,
+sets up a workshop of N learners with its hub (``up --hub``), then signs every learner in at
+once over HTTP, as a browser does (the sign-in form, the spawn, the single-user server's
+OAuth), and times each learner from pressing *Sign in* to JupyterLab's page. Memory is the
+learners' Pods' working set (the kubelet's stats summary where the API server proxies to
+the node, else the Pod's cgroup) and the hub's own processes. Then the workshop goes down.
 """
 
 from __future__ import annotations
