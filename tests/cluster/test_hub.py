@@ -327,6 +327,36 @@ def test_a_wrong_code_gets_one_sentence(classroom, browsers) -> None:
     assert login_error(driver) == NOT_VALID
 
 
+def what_the_cluster_shows(course: Course, prefix: str) -> str:
+    """A learner's JupyterLab Pods and their home's events, for a failure's log (names,
+    phases, restarts, why a container ended; no credential)."""
+    home = f"{prefix}-{policy.HOME}"
+    lines = [f"{home}, as the cluster shows it:"]
+    try:
+        for pod in course.core.list_namespaced_pod(home, _request_timeout=30).items:
+            lines.append(
+                f"  pod {pod.metadata.name} created {pod.metadata.creation_timestamp} "
+                f"phase {pod.status.phase} deleting {pod.metadata.deletion_timestamp}"
+            )
+            for c in pod.status.container_statuses or []:
+                ended = c.last_state.terminated if c.last_state else None
+                why = (
+                    f"{ended.reason} (exit {ended.exit_code}) at {ended.finished_at}"
+                    if ended
+                    else ""
+                )
+                lines.append(f"    {c.name}: restarts {c.restart_count} {why}".rstrip())
+        events = course.core.list_namespaced_event(home, _request_timeout=30).items
+        for e in sorted(events, key=lambda e: str(e.last_timestamp or e.event_time))[-20:]:
+            lines.append(
+                f"  {e.last_timestamp or e.event_time} {e.type} {e.reason} "
+                f"{e.involved_object.name}: {e.message}"
+            )
+    except ApiException as exc:
+        lines.append(f"  (could not read it: {exc.status} {exc.reason})")
+    return "\n".join(lines)
+
+
 def test_two_learners_sign_in_and_run_notebook_01(classroom, browsers, course: Course) -> None:
     _ws, _hub, links = classroom
     path = "notebooks/01_service_accounts.ipynb"
@@ -343,6 +373,7 @@ def test_two_learners_sign_in_and_run_notebook_01(classroom, browsers, course: C
             return prefix, ready, saved_notebook(driver, prefix, path)
         except Exception:
             screenshot(driver, f"{prefix}-notebook-01")
+            print(what_the_cluster_shows(course, prefix))
             raise
 
     with ThreadPoolExecutor(len(browsers)) as pool:
